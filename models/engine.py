@@ -1,0 +1,84 @@
+"""The streaming interface every engine implements.
+
+An engine is opened on a clip with the job's objects, then consumes source
+frames one at a time and yields one :class:`~segmatte.models.frames.Matte` per
+frame, at source resolution. Pulling frames lazily is what keeps memory flat
+with clip length: an engine holds only the state it needs (a recurrent state,
+a memory bank), never the clip.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from .frames import ClipInfo, Frame, Matte
+from .prompts import ObjectPrompts
+
+
+class EngineOptions(BaseModel):
+    """Base of each engine's own options model (validated at the door)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EngineError(RuntimeError):
+    """An engine could not do what the job asked; the message is for the user."""
+
+
+class Engine(ABC):
+    """Base class of all engines.
+
+    Subclasses set ``name``, ``description``, ``Options`` and ``temporal``,
+    and implement :meth:`stream`. ``temporal`` says whether the matte of a
+    frame depends on earlier frames: a resumed job may skip frames of a
+    non-temporal engine entirely, but must feed a temporal engine every frame
+    and only skip *writing* the ones already on disk.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type[EngineOptions]] = EngineOptions
+    temporal: ClassVar[bool] = False
+    needs_objects: ClassVar[bool] = False
+
+    def __init__(self, options: EngineOptions | dict[str, Any] | None = None, *,
+                 model: str | None = None, device: str = "cpu") -> None:
+        if options is None:
+            options = {}
+        self.options = options if isinstance(options, EngineOptions) else self.Options(**options)
+        self.model = model
+        self.device = device
+        self.clip: ClipInfo | None = None
+        self.objects: tuple[ObjectPrompts, ...] = ()
+        self.fetch: Callable[[int], Frame] | None = None
+
+    def open(self, clip: ClipInfo, objects: Sequence[ObjectPrompts] = (),
+             fetch: Callable[[int], Frame] | None = None) -> None:
+        """Prepare for a clip: load weights, read reference frames, check prompts.
+
+        ``fetch`` gives random access to one source frame by its number, for
+        engines that need a reference (a clean plate, a keyframe's image)
+        outside the stream.
+        """
+        if self.needs_objects and not objects:
+            raise EngineError(f"the {self.name} engine needs at least one object with prompts")
+        self.clip = clip
+        self.objects = tuple(objects)
+        self.fetch = fetch
+
+    @abstractmethod
+    def stream(self, frames: Iterable[Frame]) -> Iterator[Matte]:
+        """Yield one matte per frame, in the order the frames arrive."""
+
+    def close(self) -> None:
+        """Release what :meth:`open` took (GPU memory, files)."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Finishing: what happens to every matte after the engine and before the writer."""

@@ -1,0 +1,1 @@
+"""segmatte.server: the sidecar — job spec, media reading, EXR writing, pipeline, CLI."""

@@ -1,0 +1,129 @@
+"""The job spec: what one matte job asks for, validated at the door.
+
+A spec arrives as JSON (from a host over ZeroMQ, from the CLI, from a batch
+list). :func:`parse_spec` turns it into a :class:`JobSpec` or raises
+:class:`SpecError` with one sentence that names the field at fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from segmatte.models.finish.options import FinishOptions
+from segmatte.models.prompts import ObjectPrompts
+
+Channels = Literal["rgba", "a", "y"]
+Compression = Literal["zip", "zips", "piz", "rle", "none", "pxr24", "b44", "dwaa", "dwab"]
+Direction = Literal["forward", "backward", "both"]
+
+MAX_FRAMES = 1_000_000
+"""Above this a range is taken for a typo, not a shot."""
+
+
+class SpecError(ValueError):
+    """A job spec that cannot run; ``str()`` is one sentence for the user."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FrameRange(_Strict):
+    """Inclusive range of *source* frame numbers."""
+
+    first: int = Field(ge=0)
+    last: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FrameRange:
+        if self.last < self.first:
+            raise ValueError(f"range {self.first}-{self.last} ends before it starts")
+        if self.last - self.first + 1 > MAX_FRAMES:
+            raise ValueError(f"range {self.first}-{self.last} is longer than {MAX_FRAMES} frames")
+        return self
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+    @classmethod
+    def parse(cls, text: str) -> FrameRange:
+        """``"A-B"`` or ``"A"`` → a range; raises SpecError."""
+        m = re.fullmatch(r"\s*(\d+)\s*(?:[-:]\s*(\d+)\s*)?", text)
+        if not m:
+            raise SpecError(f"range {text!r} is not of the form A-B (source frame numbers)")
+        first = int(m.group(1))
+        last = int(m.group(2)) if m.group(2) is not None else first
+        try:
+            return cls(first=first, last=last)
+        except ValidationError as exc:
+            raise SpecError(_first_error(exc, "range")) from None
+
+
+class OutputSpec(_Strict):
+    folder: str = Field(min_length=1)
+    name: str = Field("matte", min_length=1, max_length=128)
+    padding: int = Field(4, ge=1, le=10)
+    channels: Channels = "rgba"
+    compression: Compression = "zip"
+    datatype: Literal["half", "float"] = "half"
+    overwrite: bool = Field(False, description="replace segmatte files of a *different* job")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_\-.]+", v) or v.startswith("."):
+            raise ValueError(
+                f"name {v!r} may hold only letters, digits, '_', '-' and '.', and not start with '.'"
+            )
+        return v
+
+
+class JobSpec(_Strict):
+    source: str = Field(min_length=1, description="video file, image sequence pattern or still")
+    range: FrameRange | None = Field(None, description="source frame numbers; None = whole clip")
+    engine: str = Field(min_length=1)
+    model: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict, description="the engine's own options")
+    objects: tuple[ObjectPrompts, ...] = ()
+    direction: Direction = "forward"
+    finish: FinishOptions = FinishOptions()
+    output: OutputSpec
+
+    def digest(self) -> str:
+        """Identity of what the pixels depend on (not the range or folder).
+
+        Written into every matte's header: a resumed or extended job re-uses
+        frames whose digest matches and refuses to overwrite others.
+        """
+        keep = self.model_dump(mode="json", exclude={"range": True, "output": {"folder", "overwrite"}})
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _first_error(exc: ValidationError, prefix: str = "") -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
+    msg = err.get("msg", "invalid")
+    msg = msg.removeprefix("Value error, ")
+    where = f"{prefix}.{where}" if prefix and where else (where or prefix)
+    return f"{where}: {msg}" if where else msg
+
+
+def parse_spec(data: dict[str, Any] | str) -> JobSpec:
+    """Validate a spec dict (or JSON text); raises SpecError naming the field."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"job spec is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(data, dict):
+        raise SpecError("job spec must be a JSON object")
+    try:
+        return JobSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_first_error(exc)) from None
