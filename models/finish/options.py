@@ -16,7 +16,7 @@ class FinishOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    threshold: float | None = Field(None, ge=0.0, le=1.0, description="hard cut at this level")
+    threshold: float | None = Field(None, gt=0.0, le=1.0, description="hard cut at this level")
     softness: float = Field(0.0, ge=0.0, le=1.0, description="width of a soft ramp around threshold")
     choke: float = Field(0.0, ge=-256, le=256, description="pixels; positive shrinks, negative grows")
     feather: float = Field(0.0, ge=0.0, le=256, description="gaussian sigma in pixels")
@@ -31,6 +31,8 @@ class FinishOptions(BaseModel):
     def _clip_order(self) -> FinishOptions:
         if self.clip_white <= self.clip_black:
             raise ValueError("clip_white must be above clip_black")
+        if self.softness and self.threshold is None:
+            raise ValueError("softness shapes the threshold's ramp: give a threshold too")
         return self
 
     @property

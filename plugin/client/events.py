@@ -74,8 +74,46 @@ class Heartbeat(Event):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class JobState(Event):
+    """A job's state as a whole: the first event a (late) subscriber gets.
+
+    ``seq`` is the number of the last event folded into this state; the
+    events that follow carry higher numbers.
+    """
+
+    type: ClassVar[str] = "state"
+    state: str = "queued"
+    """queued, running, done, failed or cancelled."""
+    total: int = 0
+    done: int = 0
+    written: int = 0
+    skipped: int = 0
+    fps: float = 0.0
+    eta_s: float | None = None
+    seq: int = 0
+    manifest: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Connection(Event):
+    """Not from a job: the client's link to the server changed.
+
+    ``state`` is "connected", "lost" (no sign of life within the heartbeat
+    liveness; the client is reconnecting) or "refused" (the hello failed; the
+    ``detail`` says why, e.g. a wrong token).
+    """
+
+    type: ClassVar[str] = "connection"
+    job: str = ""
+    state: str = "connected"
+    detail: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (Accepted, Progress, FrameWritten, Done, Failed, Cancelled, Heartbeat)
+    cls.type: cls for cls in (Accepted, Progress, FrameWritten, Done, Failed, Cancelled, Heartbeat,
+                              JobState, Connection)
 }
 
 TERMINAL = (Done, Failed, Cancelled)

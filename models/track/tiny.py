@@ -1,0 +1,92 @@
+"""Randomly initialised *tiny* configurations of the real tracker classes.
+
+Tests and benchmarks cannot download weights, so they build the same
+``transformers`` classes (``Sam2VideoModel``, ``EdgeTamVideoModel``) with
+shrunken configurations: the code paths are the real ones, only the sizes
+differ. Random weights at the default init (std 0.02) give logits of ~1e-3,
+which would make any mask comparison vacuous, so :func:`tiny_model` rescales
+the weights to get masks with real structure, and can bias the object-score
+head so the object is present (or absent) on purpose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def tiny_sam2_config(image_size: int = 64, **overrides: Any):
+    """A ``Sam2VideoConfig`` for a ~1 M-parameter model at ``image_size``² input.
+
+    Constraints found in the classes: the memory attention's cross-attention
+    reads 64-channel memories (``kv_in_dim=64`` is hard-coded), so
+    ``memory_encoder_output_channels`` stays 64 and the hidden size must be a
+    multiple larger than it (128); a Hiera global-attention block must not be
+    the first block of a query-pooling stage; window sizes of pooled stages
+    must stay >= 2.
+    """
+    from transformers import Sam2VideoConfig
+
+    s = image_size
+    vision = dict(
+        model_type="sam2_vision_model",
+        backbone_config=dict(
+            model_type="sam2_hiera_det_model", hidden_size=8, image_size=[s, s],
+            blocks_per_stage=[1, 1, 2, 1], embed_dim_per_stage=[8, 16, 32, 64],
+            num_attention_heads_per_stage=[1, 1, 1, 1], window_size_per_stage=[4, 4, 2, 2],
+            global_attention_blocks=[3], window_positional_embedding_background_size=[2, 2]),
+        backbone_channel_list=[64, 32, 16, 8],
+        backbone_feature_sizes=[[s // 4, s // 4], [s // 8, s // 8], [s // 16, s // 16]],
+        fpn_hidden_size=128,
+    )
+    kwargs: dict[str, Any] = dict(
+        vision_config=vision, image_size=s,
+        prompt_encoder_config=dict(hidden_size=128, image_size=s, patch_size=16, mask_input_channels=4),
+        mask_decoder_config=dict(hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32),
+        memory_attention_hidden_size=128, memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=64,
+        memory_attention_rope_feat_sizes=[s // 16, s // 16],
+        memory_encoder_hidden_size=128, memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128, memory_fuser_embed_dim=128, memory_fuser_intermediate_dim=64,
+    )
+    kwargs.update(overrides)
+    return Sam2VideoConfig(**kwargs)
+
+
+def tiny_processor(image_size: int = 64):
+    """The real ``Sam2VideoProcessor`` with its resize target set to ``image_size``."""
+    from transformers import Sam2VideoProcessor
+    from transformers.models.sam2.image_processing_sam2 import Sam2ImageProcessor
+    from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
+
+    size = {"height": image_size, "width": image_size}
+    return Sam2VideoProcessor(image_processor=Sam2ImageProcessor(size=size),
+                              video_processor=Sam2VideoVideoProcessor(size=size))
+
+
+def tiny_model(config=None, *, seed: int = 0, weight_scale: float = 8.0,
+               object_bias: float | None = 4.0):
+    """Build the model for ``config`` with seeded random weights, in eval mode.
+
+    ``weight_scale`` multiplies every weight so random logits have structure;
+    ``object_bias`` (when not None) sets the bias of the object-score head's
+    last layer so the object is reported present (> 0) or absent (< 0).
+    """
+    from transformers import Sam2VideoModel
+
+    config = config if config is not None else tiny_sam2_config()
+    torch.manual_seed(seed)
+    model = Sam2VideoModel(config).eval()
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(seed)
+        for name, p in model.named_parameters():
+            if p.dim() >= 2:
+                p.mul_(weight_scale)
+            elif "norm" not in name:
+                p.add_(torch.randn(p.shape, generator=gen) * 0.05)
+        if object_bias is not None:
+            head = model.mask_decoder.pred_obj_score_head
+            last = head.proj_out if hasattr(head, "proj_out") else list(head.modules())[-1]
+            last.bias.fill_(object_bias)
+    return model

@@ -1,0 +1,121 @@
+"""The core both the batch engine and the interactive session drive.
+
+It owns one ``transformers`` inference session in *streaming* mode
+(``init_video_session()`` without a video), feeds it one frame at a time with
+the documented calls (``add_inputs_to_inference_session`` then
+``model(inference_session=..., frame=..., frame_idx=...)``), trims it after
+every frame (:mod:`.streaming`) and turns the low-res logits into source-size
+mattes (:mod:`.upsample`). Frame indices are source frame numbers minus the
+clip's first frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..frames import Frame, Matte
+from .loader import DTYPES
+from .options import TrackOptions
+from .prompts_convert import ProcessorPrompt
+from .streaming import SessionTrimmer, memory_window
+from .upsample import logits_to_source, to_matte
+
+
+class Tracker:
+    def __init__(self, model: Any, processor: Any, *, width: int, height: int, first: int,
+                 layers: list[str], options: TrackOptions, device: str = "cpu",
+                 interactive: bool = False) -> None:
+        self.model = model
+        self.processor = processor
+        self.width, self.height, self.first = width, height, first
+        self.options = options
+        self.device = device
+        self.dtype = DTYPES[options.dtype]
+        self.layers = list(layers)
+        self.obj_id = {name: i + 1 for i, name in enumerate(self.layers)}
+        self.session = processor.init_video_session(
+            inference_device=device, dtype=self.dtype,
+            max_vision_features_cache_size=options.max_feature_cache)
+        self.trimmer = SessionTrimmer(memory_window(model.config), keep_tracked=interactive,
+                                      keep_outputs_everywhere=interactive)
+        self.cond_frames: set[int] = set()
+
+    # -- input ---------------------------------------------------------------
+    def pixels(self, frame: Frame) -> torch.Tensor:
+        """The processor's own resize + normalisation of a float [0, 1] RGB frame."""
+        if frame.image.shape[:2] != (self.height, self.width):
+            raise ValueError(f"frame {frame.number} is {frame.width}x{frame.height}, "
+                             f"the clip is {self.width}x{self.height}")
+        image = np.ascontiguousarray(frame.image, dtype=np.float32)
+        enc = self.processor(images=image, do_rescale=False, return_tensors="pt")
+        return enc["pixel_values"][0].to(self.device, dtype=self.dtype)
+
+    def index(self, number: int) -> int:
+        return number - self.first
+
+    # -- model calls ---------------------------------------------------------
+    @torch.inference_mode()
+    def prompt(self, number: int, pixels: torch.Tensor, layer: str, prompt: ProcessorPrompt,
+               *, clear_old: bool = True, reverse: bool = False) -> Any:
+        idx = self.index(number)
+        kwargs = prompt.kwargs()
+        if "input_masks" not in kwargs:
+            kwargs["original_size"] = (self.height, self.width)
+            kwargs["clear_old_inputs"] = clear_old
+        self.processor.add_inputs_to_inference_session(
+            inference_session=self.session, frame_idx=idx, obj_ids=self.obj_id[layer], **kwargs)
+        out = self.model(inference_session=self.session, frame=pixels, frame_idx=idx,
+                         reverse=reverse)
+        obj_idx = self.session.obj_id_to_idx(self.obj_id[layer])
+        if idx in self.session.output_dict_per_obj[obj_idx]["cond_frame_outputs"]:
+            self.cond_frames.add(idx)
+        self.trimmer.trim(self.session, idx)
+        self.trimmer.drop_pixels(self.session)
+        return out
+
+    @torch.inference_mode()
+    def step(self, number: int, pixels: torch.Tensor, *, reverse: bool) -> Any:
+        idx = self.index(number)
+        out = self.model(inference_session=self.session, frame=pixels, frame_idx=idx,
+                         reverse=reverse)
+        self.trimmer.trim(self.session, idx)
+        self.trimmer.drop_pixels(self.session)
+        return out
+
+    def reachable(self, number: int, reverse: bool) -> bool:
+        """Whether a conditioning frame lies behind ``number`` in the travel direction."""
+        idx = self.index(number)
+        return any((k >= idx) if reverse else (k <= idx) for k in self.cond_frames)
+
+    def was_tracked(self, number: int, layer: str) -> dict | None:
+        """The tracking flags of an object on a frame (None: never tracked there)."""
+        obj_id = self.obj_id[layer]
+        if obj_id not in self.session.obj_ids:
+            return None
+        obj_idx = self.session.obj_id_to_idx(obj_id)
+        return self.session.frames_tracked_per_obj[obj_idx].get(self.index(number))
+
+    # -- output --------------------------------------------------------------
+    def matte(self, number: int, out: Any | None) -> Matte:
+        """Source-size mattes for every layer, with the object score per layer."""
+        layers: dict[str, np.ndarray] = {}
+        scores: dict[str, float] = {}
+        logits_by_id: dict[int, tuple[torch.Tensor, float]] = {}
+        if out is not None:
+            probs = torch.sigmoid(out.object_score_logits.float().reshape(-1))
+            full = logits_to_source(out.pred_masks, self.height, self.width,
+                                    mode=self.options.upsample)
+            for i, obj_id in enumerate(out.object_ids):
+                logits_by_id[obj_id] = (full[i], float(probs[i]))
+        for name in self.layers:
+            got = logits_by_id.get(self.obj_id[name])
+            if got is None or got[1] < self.options.absent_score:
+                layers[name] = np.zeros((self.height, self.width), np.float32)
+                scores[name] = got[1] if got is not None else 0.0
+            else:
+                layers[name] = to_matte(got[0], self.options.mask_threshold)
+                scores[name] = got[1]
+        return Matte(number=number, layers=layers, scores=scores)

@@ -1,0 +1,290 @@
+"""Image sequences and stills through OpenImageIO.
+
+Accepted spellings of a sequence, all naming the same files:
+
+* ``plate.####.exr`` (one ``#`` or ``@`` per digit of zero padding),
+* ``plate.%04d.exr`` / ``plate.%d.exr`` (printf),
+* ``plate.[1001-1100].exr`` (an explicit range; padding from the digits of
+  the first number, so ``[0001-0100]`` is 4-padded),
+* any one file of it, ``plate.1001.exr``: its siblings (same prefix and
+  suffix, a number in place of the last run of digits) are found on disk.
+
+Padding follows printf ``%0Nd``: numbers wider than N are written unpadded
+(``####`` matches ``0999`` and ``10000``, not ``999``). A lone image file
+with no siblings is a still (frame 0).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import OpenImageIO as oiio
+
+from .probe import MediaError, MediaInfo, check_size
+
+IMAGE_EXTS = frozenset({
+    ".exr", ".sxr", ".dpx", ".cin", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".tga",
+    ".bmp", ".hdr", ".webp", ".sgi", ".rgb", ".psd", ".jp2", ".j2k", ".jxl",
+})
+LINEAR_FORMATS = frozenset({"openexr", "hdr"})
+"""File formats whose float data is scene-linear by convention."""
+
+_HASH_RE = re.compile(r"([#@]+)")
+_PRINTF_RE = re.compile(r"%(0?)(\d*)d")
+_RANGE_RE = re.compile(r"\[(\d+)-(\d+)\]")
+
+
+@dataclass(frozen=True)
+class SequenceName:
+    """A sequence's file name split around the frame number."""
+
+    folder: str
+    prefix: str
+    suffix: str
+    padding: int
+
+    @property
+    def printf(self) -> str:
+        return os.path.join(self.folder, f"{self.prefix}%0{self.padding}d{self.suffix}")
+
+    @property
+    def hashes(self) -> str:
+        return os.path.join(self.folder, f"{self.prefix}{'#' * self.padding}{self.suffix}")
+
+    def matches(self, digits: str) -> bool:
+        """Whether a run of digits is how this padding writes its number."""
+        return f"{int(digits):0{self.padding}d}" == digits
+
+
+def is_image_file(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTS
+
+
+def is_pattern(source: str) -> bool:
+    """Whether a source names a sequence by pattern rather than one existing file."""
+    base = os.path.basename(source)
+    if os.path.exists(source):
+        return False
+    return bool(_HASH_RE.search(base) or _PRINTF_RE.search(base) or _RANGE_RE.search(base))
+
+
+def parse_pattern(source: str) -> tuple[SequenceName, tuple[int, int] | None]:
+    """Split a pattern into its name parts and optional explicit range."""
+    folder, base = os.path.split(source)
+    for rx in (_RANGE_RE, _PRINTF_RE, _HASH_RE):
+        matches = list(rx.finditer(base))
+        if not matches:
+            continue
+        m = matches[-1]
+        prefix, suffix = base[: m.start()], base[m.end():]
+        if rx is _RANGE_RE:
+            a, b = m.group(1), m.group(2)
+            padding = len(a) if a.startswith("0") or len(a) == len(b) else 1
+            if int(b) < int(a):
+                raise MediaError(f"the range [{a}-{b}] in {base} ends before it starts")
+            return SequenceName(folder, prefix, suffix, padding), (int(a), int(b))
+        if rx is _PRINTF_RE:
+            padding = int(m.group(2)) if m.group(2) else 1
+        else:
+            padding = len(m.group(1))
+        return SequenceName(folder, prefix, suffix, max(1, padding)), None
+    raise MediaError(f"{base} is not a sequence pattern; write the frame number as #### or %04d")
+
+
+def scan(name: SequenceName) -> dict[int, str]:
+    """Frame number → file name of every file on disk that fits the name."""
+    folder = name.folder or "."
+    try:
+        entries = os.listdir(folder)
+    except FileNotFoundError:
+        raise MediaError(f"the folder {folder} does not exist") from None
+    except OSError as exc:
+        raise MediaError(f"the folder {folder} cannot be listed ({exc.strerror})") from None
+    found: dict[int, str] = {}
+    head, tail = len(name.prefix), len(name.suffix)
+    for entry in entries:
+        if not (entry.startswith(name.prefix) and entry.endswith(name.suffix)):
+            continue
+        digits = entry[head: len(entry) - tail] if tail else entry[head:]
+        if digits.isdigit() and digits.isascii() and name.matches(digits):
+            found[int(digits)] = entry
+    return found
+
+
+def _siblings_of(path: str) -> tuple[SequenceName, dict[int, str]] | None:
+    """The sequence a single file belongs to, if it has numbered siblings."""
+    folder, base = os.path.split(path)
+    runs = list(re.finditer(r"\d+", base))
+    if not runs:
+        return None
+    m = runs[-1]
+    digits, prefix, suffix = m.group(0), base[: m.start()], base[m.end():]
+    if digits.startswith("0") and len(digits) > 1:
+        padding = len(digits)
+    else:
+        # No leading zero: the padding is the width of the narrowest sibling,
+        # unless a same-width sibling shows zeros (then this width is padded).
+        widths = [len(d) for d in _raw_siblings(folder, prefix, suffix)]
+        padded = any(len(d) == len(digits) and d.startswith("0")
+                     for d in _raw_siblings(folder, prefix, suffix))
+        padding = len(digits) if padded else min([len(digits), *widths])
+    name = SequenceName(folder, prefix, suffix, padding)
+    found = scan(name)
+    return (name, found) if len(found) > 1 else None
+
+
+def _raw_siblings(folder: str, prefix: str, suffix: str) -> list[str]:
+    out = []
+    for entry in os.listdir(folder or "."):
+        if entry.startswith(prefix) and entry.endswith(suffix) and len(entry) > len(prefix) + len(suffix):
+            digits = entry[len(prefix): len(entry) - len(suffix) if suffix else None]
+            if digits.isdigit() and digits.isascii() and not (digits.startswith("0") and len(digits) > 1):
+                out.append(digits)
+    return out
+
+
+# ------------------------------------------------------------------- headers/probe
+
+@dataclass(frozen=True)
+class _Header:
+    width: int
+    height: int
+    codec: str
+    sample: str
+    bit_depth: int
+    linear: bool
+    fps: float | None
+    timecode: str | None
+
+
+def _oiio_error(default: str) -> str:
+    msg = (oiio.geterror() or "").strip().splitlines()
+    return msg[0].rstrip(".") if msg else default
+
+
+def _open(path: str, what: str | None = None) -> oiio.ImageInput:
+    config = oiio.ImageSpec()
+    config.attribute("oiio:UnassociatedAlpha", 1)  # keep the colour as stored, not premultiplied
+    inp = oiio.ImageInput.open(path, config)
+    if inp is None:
+        reason = _oiio_error("unknown format")
+        if what:
+            raise MediaError(f"{what} cannot be read ({os.path.basename(path)}: {reason})")
+        raise MediaError(f"{os.path.basename(path)} cannot be read as an image ({reason})")
+    return inp
+
+
+def read_header(path: str) -> _Header:
+    inp = _open(path)
+    try:
+        spec = inp.spec()
+        codec = inp.format_name()
+    finally:
+        inp.close()
+    width, height = spec.full_width or spec.width, spec.full_height or spec.height
+    check_size(width, height, os.path.basename(path))
+    sample = str(spec.format)
+    bits = {"uint8": 8, "int8": 8, "uint16": 16, "int16": 16, "half": 16, "float": 32,
+            "uint32": 32, "int32": 32, "double": 64}.get(sample, 8)
+    declared = spec.get_int_attribute("oiio:BitsPerSample", 0)
+    if sample in ("uint16", "uint8") and 0 < declared < bits:
+        bits = declared
+    is_float = sample in ("half", "float", "double")
+    colourspace = spec.get_string_attribute("oiio:ColorSpace", "").lower()
+    linear = is_float and (codec in LINEAR_FORMATS or "lin" in colourspace)
+    fps = None
+    rate = spec.getattribute("FramesPerSecond")
+    if isinstance(rate, tuple) and len(rate) == 2 and rate[1]:
+        fps = rate[0] / rate[1]
+    elif spec.get_float_attribute("dpx:FrameRate", 0.0) > 0:
+        fps = spec.get_float_attribute("dpx:FrameRate", 0.0)
+    timecode = spec.get_string_attribute("smpte:TimeCode", "") or None
+    return _Header(width, height, codec, sample, bits, linear, fps, timecode)
+
+
+def _info(path: str, kind: str, header: _Header, first: int, last: int,
+          missing: tuple[int, ...] = (), pattern: str | None = None) -> MediaInfo:
+    return MediaInfo(
+        path=path, kind=kind, width=header.width, height=header.height, fps=header.fps,  # type: ignore[arg-type]
+        first=first, last=last, frame_count=last - first + 1, codec=header.codec,
+        pix_fmt=header.sample, bit_depth=header.bit_depth, linear=header.linear,
+        timecode=header.timecode, missing=missing, pattern=pattern)
+
+
+def _sequence_info(name: SequenceName, found: dict[int, str],
+                   span: tuple[int, int] | None, shown: str) -> MediaInfo:
+    if span is not None:
+        found = {n: f for n, f in found.items() if span[0] <= n <= span[1]}
+    if not found:
+        where = name.folder or "."
+        raise MediaError(f"no files match {os.path.basename(shown)} in {where}")
+    first, last = span if span is not None else (min(found), max(found))
+    missing = tuple(n for n in range(first, last + 1) if n not in found)
+    header = read_header(os.path.join(name.folder, found[min(found)]))
+    return _info(shown, "sequence", header, first, last, missing, name.printf)
+
+
+def probe_pattern(source: str) -> MediaInfo:
+    """Probe a sequence given as a pattern (``####``, ``%04d``, ``[a-b]``)."""
+    name, span = parse_pattern(source)
+    return _sequence_info(name, scan(name), span, source)
+
+
+def probe_image_file(path: str) -> MediaInfo:
+    """Probe one image file: a sequence if it has numbered siblings, else a still."""
+    seq = _siblings_of(path)
+    if seq is not None:
+        name, found = seq
+        return _sequence_info(name, found, None, name.hashes)
+    return _info(path, "still", read_header(path), 0, 0)
+
+
+# ------------------------------------------------------------------------- reading
+
+def read_raw(path: str, width: int, height: int, *, what: str, linear: bool = False) -> np.ndarray:
+    """One image as H×W×3 in its stored sample type (uint8/uint16/float16/float32).
+
+    The display window is returned (an EXR data window smaller or larger than
+    it is padded with black or cropped); one- and two-channel images are
+    grey, so their first channel is repeated; channels past RGB are dropped.
+    ``what`` names the frame in error messages. ``linear`` float data is
+    returned as half: the view transform works from half anyway (colour.py)
+    and OpenImageIO converts faster than numpy.
+    """
+    if not os.path.exists(path):
+        raise MediaError(f"{what} is missing ({os.path.basename(path)})")
+    inp = _open(path, what)
+    try:
+        spec = inp.spec()
+        full_w, full_h = spec.full_width or spec.width, spec.full_height or spec.height
+        if (full_w, full_h) != (width, height):
+            raise MediaError(f"{what} is {full_w}×{full_h} but the sequence is {width}×{height}")
+        nch = min(spec.nchannels, 3)
+        native = spec.format if str(spec.format) in ("uint8", "uint16", "half", "float") else oiio.FLOAT
+        if linear and str(spec.format) in ("float", "double"):
+            native = oiio.HALF
+        windowed = (spec.x, spec.y, spec.width, spec.height) != (
+            spec.full_x, spec.full_y, full_w, full_h)
+        if windowed:
+            data = _read_display_window(path, spec, nch, native)
+        else:
+            data = inp.read_image(0, 0, 0, nch, native)
+    finally:
+        inp.close()
+    if data is None or not isinstance(data, np.ndarray):
+        raise MediaError(f"{what} cannot be decoded ({_oiio_error('damaged file')})")
+    data = data.reshape(height, width, nch)
+    if nch < 3:
+        data = np.repeat(data[:, :, :1], 3, axis=2)
+    return np.ascontiguousarray(data)
+
+
+def _read_display_window(path: str, spec: oiio.ImageSpec, nch: int, fmt: oiio.TypeDesc) -> np.ndarray:
+    buf = oiio.ImageBuf(path)
+    full = oiio.ROI(spec.full_x, spec.full_x + spec.full_width, spec.full_y,
+                    spec.full_y + spec.full_height, 0, 1, 0, nch)
+    cut = oiio.ImageBufAlgo.crop(buf, full)
+    return cut.get_pixels(fmt, full)

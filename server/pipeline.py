@@ -1,0 +1,371 @@
+"""One matte job, start to finish: reader → engine → finish → writer, overlapped.
+
+The reader decodes ahead in its own thread (bounded queue), the engine and
+finishing run in the caller's thread, and a small writer pool writes EXRs
+while the next frame computes — so the slowest stage sets the pace, not the
+sum. At most ``reader queue + writer max_pending`` frames are in flight,
+whatever the clip length.
+
+:func:`check_job` is the door: everything that can be known before the first
+frame (source readable, range inside the clip, engine and options valid,
+output folder usable and free of files that are not ours) fails there with one
+sentence. :func:`run_job` never raises for job-level trouble: it emits and
+returns one terminal event (Done, Failed or Cancelled).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+from segmatte.client import __version__
+from segmatte.client.events import (
+    Accepted,
+    Cancelled,
+    Done,
+    Event,
+    Failed,
+    FrameWritten,
+    Progress,
+)
+from segmatte.models import registry
+from segmatte.models.engine import Engine, EngineError, EngineOptions
+from segmatte.models.finish.finisher import Finisher
+from segmatte.models.frames import ClipInfo, Frame, Matte
+from segmatte.models.prompts import prompt_digest
+
+from .media import MediaError, MediaInfo, open_reader, probe, read_frame
+from .output.exr import is_complete, is_ours, sequence_path, write_matte
+from .output.manifest import FrameRecord, Manifest, manifest_path, write_manifest
+from .output.writer_pool import WriterPool
+from .spec import JobSpec, SpecError, _first_error
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Event], None]
+
+PROGRESS_INTERVAL_S = 0.1
+"""Progress events are throttled to this interval (frame events are not)."""
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A spec checked against the world, with everything derived from it."""
+
+    spec: JobSpec
+    media: MediaInfo
+    engine_cls: type[Engine]
+    options: EngineOptions
+    first: int
+    last: int
+    layers: tuple[str, ...]
+    """Layer names the engine yields after finishing; one sequence each."""
+    digest: str
+    folder: Path
+
+    @property
+    def order(self) -> list[int]:
+        """Source frame numbers in the order they are processed."""
+        frames = list(range(self.first, self.last + 1))
+        return frames[::-1] if self.spec.direction == "backward" else frames
+
+    def paths(self, number: int) -> dict[str, Path]:
+        out = self.spec.output
+        single = len(self.layers) == 1
+        return {
+            layer: sequence_path(self.folder, out.name, number, out.padding,
+                                 None if single else layer)
+            for layer in self.layers
+        }
+
+    @property
+    def manifest(self) -> Path:
+        return manifest_path(self.folder, self.spec.output.name)
+
+
+def _layer_names(spec: JobSpec) -> tuple[str, ...]:
+    if spec.finish.combine or not spec.objects:
+        return ("matte",)
+    return tuple(o.id for o in spec.objects)
+
+
+def _check_folder(folder: Path) -> None:
+    """The output folder (or its nearest existing parent) must be a writable folder."""
+    probe_dir = folder
+    while not probe_dir.exists():
+        if probe_dir.parent == probe_dir:
+            break
+        probe_dir = probe_dir.parent
+    if probe_dir == folder and not folder.is_dir():
+        raise SpecError(f"output folder {folder} exists but is not a folder")
+    if not probe_dir.is_dir():
+        raise SpecError(f"output folder {folder} cannot be made: {probe_dir} is not a folder")
+    if not os.access(probe_dir, os.W_OK | os.X_OK):
+        raise SpecError(f"output folder {folder} is not writable (no write permission on {probe_dir})")
+
+
+def _check_existing(plan: JobPlan) -> None:
+    """Refuse to touch files that are not ours, or ours from another job unless asked."""
+    if not plan.folder.is_dir():
+        return
+    present = {e.name for e in os.scandir(plan.folder)}
+    if not present:
+        return
+    out = plan.spec.output
+    manifest = plan.manifest
+    if manifest.name in present and not _manifest_is_ours(manifest):
+        raise SpecError(f"output folder {plan.folder} already holds {manifest.name}, which segmatte "
+                        "did not write; choose another folder or --name")
+    for number in plan.order:
+        for path in plan.paths(number).values():
+            if path.name not in present:
+                continue
+            if not is_ours(path):
+                raise SpecError(f"output folder {plan.folder} already holds {path.name}, which segmatte "
+                                "did not write; choose another folder or --name")
+            if not out.overwrite and not is_complete(path, plan.digest) and _header_digest(path) not in (None, plan.digest):
+                raise SpecError(f"{path} was written by a different segmatte job (other settings); "
+                                "pass --overwrite to replace it, or choose another folder or --name")
+
+
+def _header_digest(path: Path) -> str | None:
+    from .output.exr import matte_header
+
+    header = matte_header(path) or {}
+    return header.get("segmatte/job") or header.get("job")
+
+
+def _manifest_is_ours(path: Path) -> bool:
+    try:
+        from .output.manifest import load_manifest
+
+        load_manifest(path)
+        return True
+    except Exception:
+        return False
+
+
+def check_job(spec: JobSpec) -> JobPlan:
+    """Validate a spec against the real world; raises SpecError/MediaError/EngineError."""
+    engine_cls = registry.get(spec.engine)
+    try:
+        options = engine_cls.Options(**spec.options)
+    except ValidationError as exc:
+        raise SpecError(_first_error(exc, "options")) from None
+    if engine_cls.needs_objects and not spec.objects:
+        raise SpecError(f"the {spec.engine} engine needs at least one object with prompts")
+    media = probe(spec.source)
+    first, last = (spec.range.first, spec.range.last) if spec.range else (media.first, media.last)
+    if first < media.first or last > media.last:
+        raise MediaError(f"range {first}-{last} is outside the source's frames "
+                         f"{media.first}-{media.last} ({spec.source})")
+    folder = Path(spec.output.folder).expanduser().absolute()
+    _check_folder(folder)
+    plan = JobPlan(spec=spec, media=media, engine_cls=engine_cls, options=options, first=first,
+                   last=last, layers=_layer_names(spec), digest=spec.digest(), folder=folder)
+    _check_existing(plan)
+    return plan
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass
+class _Tally:
+    """Counts and rate for progress; fps over a sliding window of recent frames."""
+
+    total: int
+    done: int = 0
+    written: int = 0
+    skipped: int = 0
+    times: deque = field(default_factory=lambda: deque(maxlen=32))
+    last_emit: float = 0.0
+
+    def tick(self) -> None:
+        self.done += 1
+        self.times.append(time.monotonic())
+
+    @property
+    def fps(self) -> float:
+        if len(self.times) < 2:
+            return 0.0
+        span = self.times[-1] - self.times[0]
+        return (len(self.times) - 1) / span if span > 0 else 0.0
+
+    def eta(self) -> float | None:
+        fps = self.fps
+        return (self.total - self.done) / fps if fps > 0 else None
+
+
+def _runs(numbers: list[int], step: int) -> list[tuple[int, int]]:
+    """Split frame numbers (in processing order) into runs of consecutive ``step``."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + step:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+def _frames(media: MediaInfo, numbers: list[int], reverse: bool,
+            readers: list) -> Iterator[Frame]:
+    """Frames for ``numbers`` (processing order), one reader per contiguous run."""
+    for a, b in _runs(numbers, -1 if reverse else 1):
+        lo, hi = min(a, b), max(a, b)
+        reader = open_reader(media, lo, hi, reverse=reverse)
+        readers.append(reader)
+        with reader:
+            yield from reader
+
+
+def _write_frame(plan: JobPlan, matte: Matte, metadata: dict[str, str | int]) -> FrameRecord:
+    out = plan.spec.output
+    files = {}
+    for layer, path in plan.paths(matte.number).items():
+        alpha = matte.layers[layer] if layer in matte.layers else matte.layer()
+        meta = {**metadata, "frame": matte.number, "layer": layer}
+        digest = write_matte(path, alpha, channels=out.channels, compression=out.compression,
+                             datatype=out.datatype, metadata=meta)
+        files[layer] = (path, digest)
+    return FrameRecord.make(plan.folder, matte.number, files, matte.scores)
+
+
+def _existing_record(plan: JobPlan, number: int) -> FrameRecord:
+    from .output.exr import file_sha256
+
+    files = {layer: (p, file_sha256(p)) for layer, p in plan.paths(number).items()}
+    return FrameRecord.make(plan.folder, number, files, {})
+
+
+def run_job(spec: JobSpec, *, job_id: str, emit: Emit | None = None,
+            cancel: threading.Event | None = None, device: str = "cpu",
+            plan: JobPlan | None = None, writers: int = 2) -> Event:
+    """Run one job to its end; emits events and returns the terminal one."""
+    emit = emit or (lambda _e: None)
+    cancel = cancel or threading.Event()
+    try:
+        plan = plan or check_job(spec)
+    except (SpecError, MediaError, EngineError) as exc:
+        return _finish(emit, Failed(job=job_id, reason=str(exc)))
+    tally = _Tally(total=plan.last - plan.first + 1)
+    written_here: list[Path] = []
+    try:
+        return _run(plan, job_id, emit, cancel, device, tally, writers, written_here)
+    except (SpecError, MediaError, EngineError, OSError, ValueError) as exc:
+        return _finish(emit, Failed(job=job_id, reason=str(exc), frame=getattr(exc, "frame", None)))
+    except Exception as exc:  # a bug: still a Failed event, with the type for the log
+        log.exception("job %s failed", job_id)
+        return _finish(emit, Failed(job=job_id, reason=f"{type(exc).__name__}: {exc}",
+                                    frame=getattr(exc, "frame", None)))
+
+
+def _finish(emit: Emit, event: Event) -> Event:
+    emit(event)
+    return event
+
+
+def _run(plan: JobPlan, job_id: str, emit: Emit, cancel: threading.Event, device: str,
+         tally: _Tally, writers: int, written_here: list[Path]) -> Event:
+    spec = plan.spec
+    plan.folder.mkdir(parents=True, exist_ok=True)
+    order = plan.order
+    done = {n for n in order if all(is_complete(p, plan.digest) for p in plan.paths(n).values())}
+    emit(Accepted(job=job_id, total=tally.total))
+
+    engine = plan.engine_cls(plan.options, model=spec.model, device=device)
+    todo = order if engine.temporal else [n for n in order if n not in done]
+    reverse = spec.direction == "backward"
+    clip = ClipInfo(width=plan.media.width, height=plan.media.height, fps=plan.media.fps or 0.0,
+                    first=plan.first, last=plan.last)
+    metadata = {"engine": spec.engine, "model": spec.model or "", "source": spec.source,
+                "prompts": prompt_digest(spec.objects), "job": plan.digest, "version": __version__}
+    finisher = Finisher(spec.finish, device=device)
+    records: dict[int, FrameRecord] = {}
+
+    # Frames already on disk for a non-temporal engine are never decoded.
+    for n in order:
+        if n in done and not engine.temporal:
+            records[n] = _existing_record(plan, n)
+            tally.skipped += 1
+            tally.tick()
+            emit(FrameWritten(job=job_id, frame=n, paths=tuple(str(p) for p in plan.paths(n).values()),
+                              skipped=True))
+
+    readers: list = []
+    pending: deque[tuple[int, Future]] = deque()
+
+    def collect(block: bool) -> None:
+        while pending and (block or pending[0][1].done()):
+            number, fut = pending.popleft()
+            try:
+                record = fut.result()
+            except Exception as exc:
+                exc.frame = number  # type: ignore[attr-defined]
+                raise
+            records[number] = record
+            tally.written += 1
+            tally.tick()
+            emit(FrameWritten(job=job_id, frame=number,
+                              paths=tuple(str(plan.folder / f.path) for f in record.files.values())))
+            _progress(emit, job_id, tally)
+
+    cancelled = False
+    engine.open(clip, spec.objects, fetch=lambda n: read_frame(plan.media, n))
+    try:
+        with WriterPool(workers=writers, max_pending=4) as pool:
+            stream = engine.stream(_frames(plan.media, todo, reverse, readers))
+            try:
+                for matte in stream:
+                    if cancel.is_set():
+                        cancelled = True
+                        break
+                    matte = finisher.apply(matte)
+                    if matte.number in done:
+                        if matte.number not in records:
+                            records[matte.number] = _existing_record(plan, matte.number)
+                            tally.skipped += 1
+                            tally.tick()
+                            emit(FrameWritten(job=job_id, frame=matte.number, skipped=True,
+                                              paths=tuple(str(p) for p in plan.paths(matte.number).values())))
+                        continue
+                    pending.append((matte.number, pool.submit(_write_frame, plan, matte, metadata)))
+                    collect(block=False)
+                    if cancel.is_set():
+                        cancelled = True
+                        break
+            finally:
+                close = getattr(stream, "close", None)
+                if close:
+                    close()
+                for reader in readers:
+                    reader.close()
+                collect(block=True)  # in-flight writes finish: only whole frames stay
+    finally:
+        engine.close()
+
+    if cancelled:
+        return _finish(emit, Cancelled(job=job_id, written=tally.written))
+    _progress(emit, job_id, tally, force=True)
+    manifest = Manifest.make(spec=spec, job_id=job_id, digest=plan.digest, first=plan.first,
+                             last=plan.last, layers=plan.layers,
+                             frames=[records[n] for n in sorted(records)])
+    path = write_manifest(plan.manifest, manifest)
+    return _finish(emit, Done(job=job_id, manifest=str(path), written=tally.written,
+                              skipped=tally.skipped))
+
+
+def _progress(emit: Emit, job_id: str, tally: _Tally, force: bool = False) -> None:
+    now = time.monotonic()
+    if force or now - tally.last_emit >= PROGRESS_INTERVAL_S or tally.done == tally.total:
+        tally.last_emit = now
+        emit(Progress(job=job_id, done=tally.done, total=tally.total, fps=round(tally.fps, 2),
+                      eta_s=None if tally.eta() is None else round(tally.eta(), 1)))

@@ -1,0 +1,194 @@
+"""The track engine gives what transformers' own streaming loop gives.
+
+A seeded tiny ``Sam2VideoModel`` (real classes, shrunken config) runs through
+our engine (bounded session, prompt conversion, upsampling) and through the
+plain, unbounded ``transformers`` loop in ``segmatte.models.track.reference``;
+the mattes must agree to float tolerance for every prompt kind and direction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from segmatte.models.engine import EngineError
+from segmatte.models.frames import ClipInfo, Frame
+from segmatte.models.prompts import Box, Keyframe, ObjectPrompts, Point
+from segmatte.models.track.engine_track import TrackEngine
+from segmatte.models.track.order import plan_order
+from segmatte.models.track.reference import reference_run
+from segmatte.models.track.tiny import tiny_model, tiny_processor
+
+W, H, FIRST, N = 80, 48, 100, 10
+LAST = FIRST + N - 1
+
+
+@pytest.fixture(scope="module")
+def parts():
+    torch.set_num_threads(1)
+    return tiny_model(seed=0), tiny_processor()
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(1)
+    # a smooth moving blob over noise, so frames differ and masks have structure
+    yy, xx = np.mgrid[0:H, 0:W]
+    out = {}
+    for i in range(N):
+        blob = np.exp(-(((xx - 20 - 3 * i) / 9.0) ** 2 + ((yy - 24) / 7.0) ** 2))
+        img = 0.3 * rng.random((H, W, 3)) + 0.7 * blob[..., None] * np.array([1.0, 0.4, 0.2])
+        out[FIRST + i] = img.astype(np.float32)
+    return out
+
+
+def run_engine(parts, images, objects, order, *, fetch=True, **options):
+    clip = ClipInfo(W, H, 24.0, FIRST, LAST)
+    engine = TrackEngine(options, parts=parts)
+    engine.open(clip, objects, fetch=(lambda n: Frame(n, images[n])) if fetch else None)
+    mattes = list(engine.stream(Frame(n, images[n]) for n in order))
+    engine.close()
+    assert [m.number for m in mattes] == list(order)
+    return {m.number: m for m in mattes}
+
+
+def assert_parity(ours, ref, ids):
+    checked = 0
+    for n, m in ours.items():
+        for layer, oid in ids.items():
+            if oid not in ref[n]:
+                assert not m.layers[layer].any(), f"frame {n} {layer}: expected empty"
+                continue
+            prob, score = ref[n][oid]
+            np.testing.assert_allclose(m.layers[layer], prob, atol=2e-5, rtol=0,
+                                       err_msg=f"frame {n} layer {layer}")
+            assert m.scores[layer] == pytest.approx(score, abs=1e-6)
+            checked += 1
+    assert checked > 0
+    # the check means something: masks have both object and background
+    some = next(iter(ours.values())).layers
+    assert any(0.05 < float(v.mean()) < 0.95 for v in some.values())
+
+
+def pts(*p, label=1):
+    return tuple(Point(x=x, y=y, label=label) for x, y in p)
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward", "both"])
+def test_points_all_directions(parts, images, direction):
+    kf = 104
+    objects = [ObjectPrompts(id="blob", keyframes=(
+        Keyframe(frame=kf, points=pts((32, 24)) + pts((70, 40), label=0)),))]
+    order = plan_order(direction, FIRST, LAST, [kf])
+    ours = run_engine(parts, images, objects, order)
+    ref = reference_run(*parts, images, order,
+                        [(kf, 1, dict(input_points=[[[[32.0, 24.0], [70.0, 40.0]]]],
+                                      input_labels=[[[1, 0]]]))], FIRST)
+    assert_parity(ours, ref, {"blob": 1})
+    if direction == "forward":
+        assert not ours[FIRST].layers["blob"].any()  # before the keyframe: nothing to track
+    if direction == "backward":
+        assert not ours[LAST].layers["blob"].any()
+
+
+def test_box_backward(parts, images):
+    kf = 107
+    objects = [ObjectPrompts(id="b", keyframes=(Keyframe(frame=kf, boxes=(Box(x0=30, y0=12, x1=55, y1=38),)),))]
+    order = plan_order("backward", FIRST, LAST, [kf])
+    ours = run_engine(parts, images, objects, order)
+    ref = reference_run(*parts, images, order,
+                        [(kf, 1, dict(input_boxes=[[[30.0, 12.0, 55.0, 38.0]]]))], FIRST)
+    assert_parity(ours, ref, {"b": 1})
+
+
+def test_mask_both(parts, images, tmp_path):
+    kf = 103
+    mask = np.zeros((H, W), np.uint8)
+    mask[14:34, 20:45] = 255
+    path = tmp_path / "m.png"
+    Image.fromarray(mask).save(path)
+    objects = [ObjectPrompts(id="m", keyframes=(Keyframe(frame=kf, mask=str(path)),))]
+    order = plan_order("both", FIRST, LAST, [kf])
+    ours = run_engine(parts, images, objects, order)
+    ref = reference_run(*parts, images, order, [(kf, 1, dict(input_masks=mask >= 128))], FIRST)
+    assert_parity(ours, ref, {"m": 1})
+
+
+def test_several_objects_several_keyframes_both(parts, images):
+    objects = [
+        ObjectPrompts(id="left", keyframes=(Keyframe(frame=102, points=pts((25, 24))),
+                                            Keyframe(frame=106, points=pts((40, 22))))),
+        ObjectPrompts(id="box", keyframes=(
+            Keyframe(frame=104, boxes=(Box(x0=50, y0=5, x1=78, y1=30),), points=pts((60, 20))),)),
+    ]
+    order = plan_order("both", FIRST, LAST, [102, 104, 106])
+    ours = run_engine(parts, images, objects, order)
+    ref = reference_run(*parts, images, order, [
+        (102, 1, dict(input_points=[[[[25.0, 24.0]]]], input_labels=[[[1]]])),
+        (104, 2, dict(input_points=[[[[60.0, 20.0]]]], input_labels=[[[1]]],
+                      input_boxes=[[[50.0, 5.0, 78.0, 30.0]]])),
+        (106, 1, dict(input_points=[[[[40.0, 22.0]]]], input_labels=[[[1]]])),
+    ], FIRST)
+    assert_parity(ours, ref, {"left": 1, "box": 2})
+    assert set(ours[FIRST].layers) == {"left", "box"}
+
+
+def test_streaming_without_fetch_matches_plain_streaming_loop(parts, images):
+    kf = 103
+    objects = [ObjectPrompts(id="o", keyframes=(Keyframe(frame=kf, points=pts((30, 24))),))]
+    order = plan_order("forward", FIRST, LAST, [kf])
+    ours = run_engine(parts, images, objects, order, fetch=False)
+    ref = reference_run(*parts, images, order,
+                        [(kf, 1, dict(input_points=[[[[30.0, 24.0]]]], input_labels=[[[1]]]))],
+                        FIRST, prime=False)
+    assert_parity(ours, ref, {"o": 1})
+
+
+def test_pixels_are_the_processors(parts, images):
+    """What we feed the model equals the processor's output for the 8-bit frame."""
+    model, processor = parts
+    engine = TrackEngine({}, parts=parts)
+    clip = ClipInfo(W, H, 24.0, FIRST, LAST)
+    engine.open(clip, [ObjectPrompts(id="o", keyframes=(Keyframe(frame=FIRST, points=pts((1, 1))),))])
+    u8 = (images[FIRST] * 255).round().astype(np.uint8)
+    ours = engine.tracker.pixels(Frame(FIRST, u8.astype(np.float32) / 255.0))
+    theirs = processor(images=u8, return_tensors="pt").pixel_values[0]
+    assert ours.shape == theirs.shape == (3, 64, 64)  # stretched to the square: aspect as SAM wants
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+
+
+def test_bicubic_upsample_close_to_bilinear_and_smooth(parts, images):
+    kf = 104
+    objects = [ObjectPrompts(id="o", keyframes=(Keyframe(frame=kf, points=pts((32, 24))),))]
+    order = [104, 105, 106]
+    a = run_engine(parts, images, objects, order, upsample="bicubic")
+    b = run_engine(parts, images, objects, order, upsample="bilinear")
+    for n in order:
+        pa, pb = a[n].layers["o"], b[n].layers["o"]
+        assert np.mean((pa >= 0.5) == (pb >= 0.5)) > 0.98
+        assert np.abs(pa - pb).mean() < 0.02
+        # soft edges: many distinct values, not a 16x16 staircase of 256 levels
+        assert len(np.unique(np.round(pb, 4))) > 300
+
+
+def test_threshold_gives_binary(parts, images):
+    objects = [ObjectPrompts(id="o", keyframes=(Keyframe(frame=104, points=pts((32, 24))),))]
+    m = run_engine(parts, images, objects, [104, 105], mask_threshold=0.5)
+    assert set(np.unique(m[105].layers["o"])) <= {0.0, 1.0}
+
+
+def test_bad_prompts_fail_at_the_door(parts):
+    clip = ClipInfo(W, H, 24.0, FIRST, LAST)
+    bad = [
+        [ObjectPrompts(id="o", keyframes=(Keyframe(frame=FIRST, text="a car"),))],
+        [ObjectPrompts(id="o", keyframes=(Keyframe(frame=FIRST, points=pts((500, 1))),))],
+        [ObjectPrompts(id="o", keyframes=(Keyframe(frame=999, points=pts((1, 1))),))],
+        [ObjectPrompts(id="o", keyframes=(Keyframe(frame=FIRST, boxes=(
+            Box(x0=1, y0=1, x1=5, y1=5), Box(x0=6, y0=6, x1=9, y1=9))),))],
+        [],
+    ]
+    for objects in bad:
+        with pytest.raises(EngineError):
+            TrackEngine({}, parts=parts).open(clip, objects)
