@@ -47,6 +47,21 @@ def run(config: dict, frames: list[np.ndarray], folder: Path, seconds: float) ->
     """(frames/s, bytes of the last file) for one configuration."""
     kw = dict(channels=config["channels"], encoder=config["encoder"])
     workers = config.get("workers", 0)
+    threads = config.get("oiio_threads")
+    saved = {k: oiio.get_int_attribute(k) for k in ("threads", "exr_threads")}
+    if threads:
+        for k in saved:
+            oiio.attribute(k, threads)
+    try:
+        return _timed(kw, workers, frames, folder, seconds)
+    finally:
+        for k, v in saved.items():
+            oiio.attribute(k, v)
+
+
+def _timed(
+    kw: dict, workers: int, frames: list[np.ndarray], folder: Path, seconds: float
+) -> tuple[float, int]:
     n = 0
     start = time.perf_counter()
     path = folder / "bench.0000.exr"
@@ -70,6 +85,9 @@ CONFIGS = {
     "oiio_a": dict(channels="a", encoder="oiio"),
     "oiio_y": dict(channels="y", encoder="oiio"),
     "oiio_rgba": dict(channels="rgba", encoder="oiio"),
+    # plain single-threaded OpenImageIO (exr_threads = threads = 1)
+    "oiio_a_1thread": dict(channels="a", encoder="oiio", oiio_threads=1),
+    "oiio_rgba_1thread": dict(channels="rgba", encoder="oiio", oiio_threads=1),
     # our half-ZIP encoder, one caller
     "fast_a": dict(channels="a", encoder="auto"),
     "fast_y": dict(channels="y", encoder="auto"),
@@ -84,7 +102,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--width", type=int, default=1920)
     ap.add_argument("--height", type=int, default=1080)
-    ap.add_argument("--seconds", type=float, default=1.0, help="per configuration per round")
+    ap.add_argument("--seconds", type=float, default=0.8, help="per configuration per round")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
@@ -124,7 +142,13 @@ def main() -> None:
                 "ratio_default_rgba_pool2_over_oiio_a_pool2": round(
                     med["default_rgba_pool2"] / med["oiio_a_pool2"], 2
                 ),
+                "ratio_default_rgba_over_oiio_a_1thread": round(
+                    med["fast_rgba"] / med["oiio_a_1thread"], 2
+                ),
                 "speedup_rgba_fast_over_oiio": round(med["fast_rgba"] / med["oiio_rgba"], 2),
+                "speedup_rgba_fast_over_oiio_1thread": round(
+                    med["fast_rgba"] / med["oiio_rgba_1thread"], 2
+                ),
             },
             indent=1,
         )

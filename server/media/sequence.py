@@ -127,21 +127,22 @@ def _siblings_of(path: str) -> tuple[SequenceName, dict[int, str]] | None:
     else:
         # No leading zero: the padding is the width of the narrowest sibling,
         # unless a same-width sibling shows zeros (then this width is padded).
-        widths = [len(d) for d in _raw_siblings(folder, prefix, suffix)]
-        padded = any(len(d) == len(digits) and d.startswith("0")
-                     for d in _raw_siblings(folder, prefix, suffix))
-        padding = len(digits) if padded else min([len(digits), *widths])
+        siblings = _raw_siblings(folder, prefix, suffix)
+        padded = any(len(d) == len(digits) and d.startswith("0") for d in siblings)
+        unpadded = [len(d) for d in siblings if not d.startswith("0") or d == "0"]
+        padding = len(digits) if padded else min([len(digits), *unpadded])
     name = SequenceName(folder, prefix, suffix, padding)
     found = scan(name)
     return (name, found) if len(found) > 1 else None
 
 
 def _raw_siblings(folder: str, prefix: str, suffix: str) -> list[str]:
+    """The digit runs of every file named ``prefix<digits>suffix`` in the folder."""
     out = []
     for entry in os.listdir(folder or "."):
         if entry.startswith(prefix) and entry.endswith(suffix) and len(entry) > len(prefix) + len(suffix):
-            digits = entry[len(prefix): len(entry) - len(suffix) if suffix else None]
-            if digits.isdigit() and digits.isascii() and not (digits.startswith("0") and len(digits) > 1):
+            digits = entry[len(prefix): len(entry) - len(suffix)]
+            if digits.isdigit() and digits.isascii():
                 out.append(digits)
     return out
 

@@ -53,6 +53,7 @@ _STREAM_RE = re.compile(r"^\s*Stream #\d+:\d+\S*: Video: (?P<rest>.*)$", re.M)
 _SIZE_RE = re.compile(r"(?<![\w:])(\d{1,6})x(\d{1,6})(?![\w:])")
 _FPS_RE = re.compile(r"([\d.]+)(k?) fps")
 _TBR_RE = re.compile(r"([\d.]+)(k?) tbr")
+_DURATION_RE = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _START_RE = re.compile(r"start: (-?[\d.]+)")
 _TC_RE = re.compile(r"^\s*timecode\s*:\s*(\S+)\s*$", re.M)
 _ROT_RE = re.compile(r"rotation of (-?[\d.]+) degrees")
@@ -185,9 +186,9 @@ def probe_video(path: str) -> MediaInfo:
     if not size:
         raise MediaError(f"{_name(path)} does not say its picture size; it may be damaged")
     width, height = int(size.group(1)), int(size.group(2))
-    block = text[streams[0].start():]
-    next_stream = re.search(r"^\s*Stream #", block[1:], re.M)
-    block = block[: next_stream.start() + 1] if next_stream else block
+    block = text[streams[0].end():]  # this stream's metadata and side data, up to the next
+    next_stream = re.search(r"^\s*Stream #", block, re.M)
+    block = block[: next_stream.start()] if next_stream else block
     rot = _ROT_RE.search(block)
     if rot and round(abs(float(rot.group(1)))) % 180 == 90:
         width, height = height, width  # ffmpeg auto-rotates, so frames come out turned
@@ -204,7 +205,7 @@ def probe_video(path: str) -> MediaInfo:
     tc = _TC_RE.search(text)
 
     times, log = _index(path, fps or 24.0)
-    if _damaged(log):
+    if _damaged(log) and not _complete(times, _duration(text), fps):
         where = f" after frame {len(times) - 1}" if times else ""
         raise MediaError(f"{_name(path)} is truncated or damaged{where}; copy or export it again")
     if not times:
@@ -216,6 +217,25 @@ def probe_video(path: str) -> MediaInfo:
         first=0, last=len(times) - 1, frame_count=len(times), codec=codec,
         pix_fmt=pix_fmt, bit_depth=_bit_depth(pix_fmt), linear=False,
         timecode=tc.group(1) if tc else None, frame_times=times, seek_origin=seek_origin)
+
+
+def _duration(text: str) -> float | None:
+    m = _DURATION_RE.search(text)
+    if not m:
+        return None
+    h, mi, sec = m.groups()
+    return int(h) * 3600 + int(mi) * 60 + float(sec)
+
+
+def _complete(times: tuple[float, ...], duration: float | None, fps: float) -> bool:
+    """Whether the indexed frames span the duration the container declares.
+
+    A read error with every frame present (an audio packet cut short at the
+    end of a camera file) is no reason to refuse the video.
+    """
+    if not times or duration is None or fps <= 0:
+        return False
+    return len(times) >= round(duration * fps) - 1
 
 
 def _damaged(log: str) -> bool:

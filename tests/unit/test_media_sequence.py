@@ -241,3 +241,18 @@ def test_garbage_image(tmp_path):
     path.write_bytes(b"\x76\x2f\x31\x01" + b"\0" * 64)
     with pytest.raises(MediaError, match="broken.exr cannot be read as an image"):
         probe(str(path))
+
+
+def test_exr_header_rate_and_timecode(tmp_path):
+    for n in (1, 2):
+        path = str(tmp_path / f"tc.{n:04d}.exr")
+        spec = oiio.ImageSpec(8, 8, 3, "half")
+        spec.attribute("FramesPerSecond", oiio.TypeDesc("rational"), (25, 1))
+        spec.attribute("smpte:TimeCode", oiio.TypeDesc("timecode"), (0x01000000, 0))
+        out = oiio.ImageOutput.create(path)
+        out.open(path, spec)
+        out.write_image(np.zeros((8, 8, 3), np.float32))
+        out.close()
+    info = probe(str(tmp_path / "tc.####.exr"))
+    assert info.fps == 25.0
+    assert info.timecode == "01:00:00:00"

@@ -256,3 +256,28 @@ def test_late_seek_is_detected_and_redone(h264_clip, monkeypatch):
 
     monkeypatch.setattr(video.VideoDecode, "_seek_seconds", late)
     _check(_numbers(probe(h264_clip.path), 20, 25), range(20, 26))
+
+
+def test_rotated_phone_clip_comes_out_upright(h264_clip, tmp_path):
+    """A display-matrix rotation (phone footage): ffmpeg turns the frames, probe swaps the size."""
+    path = str(tmp_path / "rotated.mp4")
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-display_rotation", "90",
+                    "-i", h264_clip.path, "-c", "copy", path], check=True)
+    info = probe(path)
+    assert (info.width, info.height) == (120, 160)
+    frame = read_frame(info, 13)
+    assert frame.image.shape == (160, 120, 3)
+    assert clipgen.decode_number(np.rot90(frame.image, -1)) == 13
+
+
+def test_real_footage_with_packed_b_frames(test_asset):
+    """Megamind.avi (XviD, packed B-frames, no presentation times in the container)."""
+    info = probe(str(test_asset("Megamind.avi")))
+    assert (info.width, info.height, info.frame_count) == (720, 528, 270)
+    assert info.fps == pytest.approx(24000 / 1001)
+    with open_reader(info, 90, 110) as reader:
+        sequential = {f.number: f.image for f in reader}
+    with open_reader(info, 100, 105) as reader:
+        for frame in reader:
+            np.testing.assert_array_equal(frame.image, sequential[frame.number])
+    np.testing.assert_array_equal(read_frame(info, 110).image, sequential[110])
