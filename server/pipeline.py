@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
+
 from segmatte.client import __version__
 from segmatte.client.events import (
     Accepted,

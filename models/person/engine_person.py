@@ -141,6 +141,7 @@ class PersonEngine(Engine):
             self._weights_path = path
         self.network.to(self._device())
         self.options.ratio_for(clip.height, clip.width)  # validate early
+        self.resets = []
         self.reset()
 
     def reset(self) -> None:

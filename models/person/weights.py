@@ -38,13 +38,13 @@ def models_cache_dir() -> Path:
     return cache.url_cache_dir() / CATALOG_NAME
 
 
-def test_assets_dir() -> Path:
+def assets_root() -> Path:
     env = os.environ.get("SEGMATTE_TEST_ASSETS")
     return Path(env) if env else Path.home() / ".cache" / "segmatte" / "test-assets"
 
 
 def candidate_dirs() -> list[Path]:
-    return [models_cache_dir(), test_assets_dir() / "rvm"]
+    return [models_cache_dir(), assets_root() / "rvm"]
 
 
 def _in_folder(folder: Path) -> Path | None:

@@ -179,6 +179,9 @@ def download(url: str, dest: Path, expected: RemoteFile, progress: Progress | No
                             done += len(chunk)
                             if progress:
                                 progress(expected.name, done, total)
+                    # http.client's read(n) returns b"" on an early close instead of raising
+                    if total and done < total:
+                        raise ConnectionError(f"connection closed at {done} of {total} bytes")
             break
         except urllib.error.HTTPError as exc:
             if exc.code == 416:  # range not satisfiable: we already have it all

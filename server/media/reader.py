@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -145,11 +146,44 @@ class _Failure:
         self.exc = exc
 
 
+def _put(q: queue.Queue[object], stop: threading.Event, item: object) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _decode_ahead(source: _Source, q: queue.Queue[object], stop: threading.Event) -> None:
+    """The decode thread. It holds no reference to its FrameReader, so an abandoned
+    reader is garbage-collected and its finalizer stops this thread and ffmpeg."""
+    try:
+        for frame in source:
+            if not _put(q, stop, frame):
+                return
+        _put(q, stop, _End())
+    except BaseException as exc:  # re-raised in the consumer
+        _put(q, stop, _Failure(exc))
+
+
+def _shutdown(source: _Source, q: queue.Queue[object], stop: threading.Event) -> None:
+    stop.set()
+    source.close()
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return
+
+
 class FrameReader:
     """Iterate to get the range's Frames in order; ``close()`` to stop early.
 
     Errors raised while decoding (in the thread) re-raise here as MediaError.
-    Iterating after close() ends at once.
+    Iterating after close() ends at once. A reader dropped without close()
+    is shut down when it is garbage-collected.
     """
 
     def __init__(self, info: MediaInfo, source: _Source, queue_size: int) -> None:
@@ -158,27 +192,11 @@ class FrameReader:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_size))
         self._stop = threading.Event()
         self._done = False
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"segmatte-read-{os.path.basename(info.path)}")
+        self._thread = threading.Thread(
+            target=_decode_ahead, args=(source, self._queue, self._stop), daemon=True,
+            name=f"segmatte-read-{os.path.basename(info.path)}")
+        self._finalizer = weakref.finalize(self, _shutdown, source, self._queue, self._stop)
         self._thread.start()
-
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        try:
-            for frame in self._source:
-                if not self._put(frame):
-                    return
-            self._put(_End())
-        except BaseException as exc:  # re-raised in the consumer
-            self._put(_Failure(exc))
 
     def __iter__(self) -> FrameReader:
         return self
@@ -213,13 +231,7 @@ class FrameReader:
     def close(self) -> None:
         """Stop decoding now: end the thread, kill ffmpeg, drop queued frames."""
         self._done = True
-        self._stop.set()
-        self._source.close()
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
+        self._finalizer()  # runs _shutdown once
         if threading.current_thread() is not self._thread:
             self._thread.join(JOIN_TIMEOUT_S)
 

@@ -16,11 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+import clipgen
 import numpy as np
 import OpenImageIO as oiio
 import pytest
-
-import clipgen
 
 CLI = [sys.executable, "-m", "segmatte.server.cli"]
 

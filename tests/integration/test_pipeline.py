@@ -11,10 +11,10 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator
 
+import clipgen
 import numpy as np
 import pytest
 
-import clipgen
 from segmatte.client.events import Accepted, Done, Failed, FrameWritten, Progress
 from segmatte.models.engine import Engine
 from segmatte.models.frames import Frame, Matte

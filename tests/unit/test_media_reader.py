@@ -90,3 +90,16 @@ def test_errors_in_thread_reraise_as_media_error(tmp_path):
             got.append(frame.number)
     assert got == [1, 2]
     assert not reader.alive
+
+
+def test_abandoned_reader_is_shut_down(long_clip):
+    import gc
+
+    reader = open_reader(long_clip, 0, 599, queue_size=2)
+    assert next(reader).number == 0
+    thread = reader._thread
+    del reader
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert _ffmpeg_children() == []

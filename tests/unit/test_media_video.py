@@ -281,3 +281,23 @@ def test_real_footage_with_packed_b_frames(test_asset):
         for frame in reader:
             np.testing.assert_array_equal(frame.image, sequential[frame.number])
     np.testing.assert_array_equal(read_frame(info, 110).image, sequential[110])
+
+
+@pytest.mark.parametrize("pix_fmt,bits", [
+    ("yuv420p", 8), ("nv12", 8), ("yuvj422p", 8), ("yuv422p10le", 10), ("yuv420p10le", 10),
+    ("yuv444p12le", 12), ("p010le", 10), ("gray16le", 16), ("rgb48le", 16), ("yuva444p16le", 16),
+])
+def test_bit_depth_of_pixel_formats(pix_fmt, bits):
+    from segmatte.server.media.video import _bit_depth
+
+    assert _bit_depth(pix_fmt) == bits
+
+
+@pytest.mark.parametrize("printed,exact", [
+    (23.98, 24000 / 1001), (29.97, 30000 / 1001), (59.94, 60000 / 1001), (24.0, 24.0),
+    (25.0, 25.0), (12.5, 12.5), (10.0, 10.0),
+])
+def test_printed_rates_snap_to_ntsc_fractions(printed, exact):
+    from segmatte.server.media.video import _snap_rate
+
+    assert _snap_rate(printed) == pytest.approx(exact, abs=1e-9)

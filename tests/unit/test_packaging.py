@@ -37,9 +37,9 @@ def test_every_package_folder_is_listed():
 def test_no_top_level_server_or_models_module():
     cfg = _config()
     assert all(p.startswith("segmatte.") for p in cfg["packages"])
-    import segmatte.server
-    import segmatte.models
     import segmatte.client
+    import segmatte.models
+    import segmatte.server
 
     assert Path(segmatte.server.__file__).parent == ROOT / "server"
     assert Path(segmatte.client.__file__).parent == ROOT / "plugin" / "client"
