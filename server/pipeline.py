@@ -46,7 +46,7 @@ from segmatte.models.prompts import prompt_digest
 from .media import MediaError, MediaInfo, open_reader, probe, read_frame
 from .output.exr import is_complete, is_ours, sequence_path, write_matte
 from .output.manifest import FrameRecord, Manifest, manifest_path, write_manifest
-from .output.writer_pool import WriterPool
+from .output.writer_pool import WriteError, WriterPool
 from .spec import JobSpec, SpecError, _first_error
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ def run_job(spec: JobSpec, *, job_id: str, emit: Emit | None = None,
     written_here: list[Path] = []
     try:
         return _run(plan, job_id, emit, cancel, device, tally, writers, written_here)
-    except (SpecError, MediaError, EngineError, OSError, ValueError) as exc:
+    except (SpecError, MediaError, EngineError, WriteError, OSError, ValueError) as exc:
         return _finish(emit, Failed(job=job_id, reason=str(exc), frame=getattr(exc, "frame", None)))
     except Exception as exc:  # a bug: still a Failed event, with the type for the log
         log.exception("job %s failed", job_id)
@@ -338,7 +338,8 @@ def _run(plan: JobPlan, job_id: str, emit: Emit, cancel: threading.Event, device
                             emit(FrameWritten(job=job_id, frame=matte.number, skipped=True,
                                               paths=tuple(str(p) for p in plan.paths(matte.number).values())))
                         continue
-                    pending.append((matte.number, pool.submit(_write_frame, plan, matte, metadata)))
+                    pending.append((matte.number, pool.submit(_write_frame, plan, matte, metadata,
+                                                              frame=matte.number)))
                     collect(block=False)
                     if cancel.is_set():
                         cancelled = True

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine import Engine, EngineError, EngineOptions
 from ..frames import ClipInfo, Frame, Matte
@@ -34,7 +34,9 @@ from ..prompts import ObjectPrompts
 from ..registry import register
 from .options import TrackOptions
 from .prompts_convert import ProcessorPrompt, keyframe_prompt
-from .tracker import Tracker
+
+if TYPE_CHECKING:
+    from .tracker import Tracker
 
 
 @register
@@ -87,6 +89,8 @@ class TrackEngine(Engine):
 
             model, processor = load(self.model or self.opts.model, dtype=self.opts.dtype,
                                     device=self.device)
+        from .tracker import Tracker  # torch loads here, not when the registry lists engines
+
         if self.opts.torch_compile:
             import torch
 

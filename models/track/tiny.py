@@ -54,6 +54,29 @@ def tiny_sam2_config(image_size: int = 64, **overrides: Any):
     return Sam2VideoConfig(**kwargs)
 
 
+def tiny_edgetam_config(image_size: int = 64, **overrides: Any):
+    """An ``EdgeTamVideoConfig`` of the same size (Hiera vision stand-in: the real
+    EdgeTAM RepViT backbone needs ``timm``), with a small perceiver resampler."""
+    from transformers import EdgeTamVideoConfig
+
+    s = image_size
+    base = tiny_sam2_config(s).to_dict()
+    kwargs: dict[str, Any] = dict(
+        vision_config=base["vision_config"], image_size=s,
+        prompt_encoder_config=dict(hidden_size=128, image_size=s, patch_size=16, mask_input_channels=4),
+        mask_decoder_config=dict(hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32),
+        memory_attention_hidden_size=128, memory_attention_num_layers=1,
+        memory_attention_mlp_hidden_size=64,
+        memory_attention_rope_feat_sizes=[s // 16, s // 16], memory_attention_rope_k_sizes=[2, 2],
+        perceiver_resampler_num_latents=8, perceiver_resampler_num_latents_2d=4,
+        perceiver_resampler_num_layers=1, perceiver_resampler_mlp_intermediate_size=64,
+        memory_encoder_hidden_size=128, memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128, memory_fuser_embed_dim=128, memory_fuser_intermediate_dim=64,
+    )
+    kwargs.update(overrides)
+    return EdgeTamVideoConfig(**kwargs)
+
+
 def tiny_processor(image_size: int = 64):
     """The real ``Sam2VideoProcessor`` with its resize target set to ``image_size``."""
     from transformers import Sam2VideoProcessor
@@ -73,11 +96,13 @@ def tiny_model(config=None, *, seed: int = 0, weight_scale: float = 8.0,
     ``object_bias`` (when not None) sets the bias of the object-score head's
     last layer so the object is reported present (> 0) or absent (< 0).
     """
-    from transformers import Sam2VideoModel
+    import transformers
 
     config = config if config is not None else tiny_sam2_config()
+    cls = {"sam2_video": transformers.Sam2VideoModel,
+           "edgetam_video": transformers.EdgeTamVideoModel}[config.model_type]
     torch.manual_seed(seed)
-    model = Sam2VideoModel(config).eval()
+    model = cls(config).eval()
     with torch.no_grad():
         gen = torch.Generator().manual_seed(seed)
         for name, p in model.named_parameters():

@@ -50,7 +50,9 @@ class Tracker:
             raise ValueError(f"frame {frame.number} is {frame.width}x{frame.height}, "
                              f"the clip is {self.width}x{self.height}")
         image = np.ascontiguousarray(frame.image, dtype=np.float32)
-        enc = self.processor(images=image, do_rescale=False, return_tensors="pt")
+        # float input, so no 8-bit rounding after the resize; resize on the GPU when there is one
+        enc = self.processor(images=image, do_rescale=False, device=self.device,
+                             return_tensors="pt")
         return enc["pixel_values"][0].to(self.device, dtype=self.dtype)
 
     def index(self, number: int) -> int:

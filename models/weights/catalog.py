@@ -83,7 +83,7 @@ _BY_NAME = {e.name: e for e in CATALOG}
 
 
 def entries(engine: str | None = None) -> list[ModelEntry]:
-    return [e for e in CATALOG if engine is None or e.engine == engine]
+    return [e for e in _BY_NAME.values() if engine is None or e.engine == engine]
 
 
 def get(name: str) -> ModelEntry:

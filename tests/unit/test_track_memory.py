@@ -67,21 +67,20 @@ def test_plain_session_grows(parts):
     model, processor = parts
     imgs = {f.number: f.image for f in frames(60)}
     prompts = [(0, 1, dict(input_points=[[[[20.0, 16.0]]]], input_labels=[[[1]]]))]
-    sizes = []
-    for n in (10, 60):
-        session_holder = {}
-        orig = processor.init_video_session
+    sessions = []
+    orig = processor.init_video_session
 
-        def spy(*a, **k):
-            session_holder["s"] = orig(*a, **k)
-            return session_holder["s"]
+    def spy(*a, **k):
+        sessions.append(orig(*a, **k))
+        return sessions[-1]
 
-        processor.init_video_session = spy
-        try:
+    processor.init_video_session = spy
+    try:
+        for n in (10, 60):
             reference_run(model, processor, {i: imgs[i] for i in range(n)}, list(range(n)),
                           prompts, 0)
-        finally:
-            processor.init_video_session = orig
-        sizes.append(footprint(session_holder["s"]))
+    finally:
+        processor.init_video_session = orig
+    sizes = [footprint(s) for s in sessions]
     assert sizes[1].tensor_bytes > 4 * sizes[0].tensor_bytes
     assert sizes[1].frames == 60

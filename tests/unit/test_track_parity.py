@@ -19,7 +19,7 @@ from segmatte.models.prompts import Box, Keyframe, ObjectPrompts, Point
 from segmatte.models.track.engine_track import TrackEngine
 from segmatte.models.track.order import plan_order
 from segmatte.models.track.reference import reference_run
-from segmatte.models.track.tiny import tiny_model, tiny_processor
+from segmatte.models.track.tiny import tiny_edgetam_config, tiny_model, tiny_processor
 
 W, H, FIRST, N = 80, 48, 100, 10
 LAST = FIRST + N - 1
@@ -90,6 +90,20 @@ def test_points_all_directions(parts, images, direction):
         assert not ours[FIRST].layers["blob"].any()  # before the keyframe: nothing to track
     if direction == "backward":
         assert not ours[LAST].layers["blob"].any()
+
+
+@pytest.mark.parametrize("direction", ["forward", "both"])
+def test_edgetam_points(images, direction):
+    parts = (tiny_model(tiny_edgetam_config(), seed=2), tiny_processor())
+    kf = 104
+    objects = [ObjectPrompts(id="e", keyframes=(Keyframe(frame=kf, points=pts((32, 24))),)),
+               ObjectPrompts(id="f", keyframes=(Keyframe(frame=kf, boxes=(Box(x0=40, y0=5, x1=70, y1=40),)),))]
+    order = plan_order(direction, FIRST, LAST, [kf])
+    ours = run_engine(parts, images, objects, order)
+    ref = reference_run(*parts, images, order,
+                        [(kf, 1, dict(input_points=[[[[32.0, 24.0]]]], input_labels=[[[1]]])),
+                         (kf, 2, dict(input_boxes=[[[40.0, 5.0, 70.0, 40.0]]]))], FIRST)
+    assert_parity(ours, ref, {"e": 1, "f": 2})
 
 
 def test_box_backward(parts, images):
