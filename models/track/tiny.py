@@ -77,13 +77,47 @@ def tiny_edgetam_config(image_size: int = 64, **overrides: Any):
     return EdgeTamVideoConfig(**kwargs)
 
 
-def tiny_processor(image_size: int = 64):
-    """The real ``Sam2VideoProcessor`` with its resize target set to ``image_size``."""
-    from transformers import Sam2VideoProcessor
-    from transformers.models.sam2.image_processing_sam2 import Sam2ImageProcessor
+def tiny_sam3_tracker_config(image_size: int = 112, **overrides: Any):
+    """A ``Sam3TrackerVideoConfig`` with a 2-layer ViT (patch 14, so ``image_size`` = 14·k)."""
+    from transformers import Sam3TrackerVideoConfig
+
+    s, tokens = image_size, image_size // 14
+    vision = dict(
+        model_type="sam3_vision_model",
+        backbone_config=dict(model_type="sam3_vit_model", hidden_size=64, intermediate_size=128,
+                             num_hidden_layers=2, num_attention_heads=2, image_size=s,
+                             patch_size=14, window_size=4, global_attn_indexes=[1],
+                             pretrain_image_size=56),
+        fpn_hidden_size=128,
+        backbone_feature_sizes=[[4 * tokens] * 2, [2 * tokens] * 2, [tokens] * 2])
+    kwargs: dict[str, Any] = dict(
+        vision_config=vision, image_size=s,
+        prompt_encoder_config=dict(hidden_size=128, image_size=s, patch_size=14, mask_input_channels=4),
+        mask_decoder_config=dict(hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32),
+        memory_attention_hidden_size=128, memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=64, memory_attention_rope_feat_sizes=[tokens, tokens],
+        memory_encoder_hidden_size=128, memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128, memory_fuser_embed_dim=128, memory_fuser_intermediate_dim=64,
+    )
+    kwargs.update(overrides)
+    return Sam3TrackerVideoConfig(**kwargs)
+
+
+def tiny_processor(image_size: int = 64, family: str = "sam2_video"):
+    """The real processor of ``family`` with its resize target set to ``image_size``."""
     from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
 
     size = {"height": image_size, "width": image_size}
+    if family == "sam3_tracker_video":
+        from transformers import Sam3TrackerVideoProcessor
+        from transformers.models.sam3.image_processing_sam3 import Sam3ImageProcessor
+
+        ip = Sam3ImageProcessor(size=size)
+        vp = Sam2VideoVideoProcessor(size=size, image_mean=ip.image_mean, image_std=ip.image_std)
+        return Sam3TrackerVideoProcessor(image_processor=ip, video_processor=vp)
+    from transformers import Sam2VideoProcessor
+    from transformers.models.sam2.image_processing_sam2 import Sam2ImageProcessor
+
     return Sam2VideoProcessor(image_processor=Sam2ImageProcessor(size=size),
                               video_processor=Sam2VideoVideoProcessor(size=size))
 
@@ -100,7 +134,8 @@ def tiny_model(config=None, *, seed: int = 0, weight_scale: float = 8.0,
 
     config = config if config is not None else tiny_sam2_config()
     cls = {"sam2_video": transformers.Sam2VideoModel,
-           "edgetam_video": transformers.EdgeTamVideoModel}[config.model_type]
+           "edgetam_video": transformers.EdgeTamVideoModel,
+           "sam3_tracker_video": transformers.Sam3TrackerVideoModel}[config.model_type]
     torch.manual_seed(seed)
     model = cls(config).eval()
     with torch.no_grad():

@@ -19,7 +19,8 @@ from segmatte.models.prompts import Box, Keyframe, ObjectPrompts, Point
 from segmatte.models.track.engine_track import TrackEngine
 from segmatte.models.track.order import plan_order
 from segmatte.models.track.reference import reference_run
-from segmatte.models.track.tiny import tiny_edgetam_config, tiny_model, tiny_processor
+from segmatte.models.track.tiny import (tiny_edgetam_config, tiny_model, tiny_processor,
+                                        tiny_sam3_tracker_config)
 
 W, H, FIRST, N = 80, 48, 100, 10
 LAST = FIRST + N - 1
@@ -104,6 +105,23 @@ def test_edgetam_points(images, direction):
                         [(kf, 1, dict(input_points=[[[[32.0, 24.0]]]], input_labels=[[[1]]])),
                          (kf, 2, dict(input_boxes=[[[40.0, 5.0, 70.0, 40.0]]]))], FIRST)
     assert_parity(ours, ref, {"e": 1, "f": 2})
+
+
+def test_sam3_tracker_several_keyframes(images):
+    """SAM 3 tracker, with fewer conditioning frames attended than there are keyframes."""
+    cfg = tiny_sam3_tracker_config(max_cond_frame_num=1)
+    parts = (tiny_model(cfg, seed=4), tiny_processor(112, "sam3_tracker_video"))
+    objects = [ObjectPrompts(id="s", keyframes=(Keyframe(frame=102, points=pts((32, 24))),
+                                                Keyframe(frame=105, points=pts((45, 24))))),
+               ObjectPrompts(id="t", keyframes=(Keyframe(frame=104, points=pts((70, 10))),))]
+    order = plan_order("both", FIRST, LAST, [102, 104, 105])
+    ours = run_engine(parts, images, objects, order)
+    ref = reference_run(*parts, images, order, [
+        (102, 1, dict(input_points=[[[[32.0, 24.0]]]], input_labels=[[[1]]])),
+        (104, 2, dict(input_points=[[[[70.0, 10.0]]]], input_labels=[[[1]]])),
+        (105, 1, dict(input_points=[[[[45.0, 24.0]]]], input_labels=[[[1]]])),
+    ], FIRST)
+    assert_parity(ours, ref, {"s": 1, "t": 2})
 
 
 def test_box_backward(parts, images):
