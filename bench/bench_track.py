@@ -120,6 +120,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sam2-size", type=int, default=256)
     ap.add_argument("--skip-sam2-tiny", action="store_true")
+    ap.add_argument("--sam2-memory-lengths", default="10,40",
+                    help="clip lengths for the memory figures of the SAM 2.1-tiny-sized config")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tiny = (tiny_model(tiny_sam2_config(64)), tiny_processor(64))
@@ -130,6 +132,8 @@ def main() -> None:
         parts = (tiny_model(cfg, weight_scale=1.0, object_bias=4.0), tiny_processor(args.sam2_size))
         report["runs"].append(compare(f"sam2.1-tiny-sized-{args.sam2_size}", parts,
                                       max(6, args.frames // 3)))
+        lengths = [int(v) for v in args.sam2_memory_lengths.split(",") if v]
+        report[f"memory_vs_length_sam2.1-tiny-sized-{args.sam2_size}"] = memory_vs_length(parts, lengths)
     report["memory_vs_length_tiny"] = memory_vs_length(tiny, [10, 30, 90])
     print(json.dumps(report, indent=2))
 

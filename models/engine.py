@@ -56,6 +56,15 @@ class Engine(ABC):
         self.objects: tuple[ObjectPrompts, ...] = ()
         self.fetch: Callable[[int], Frame] | None = None
 
+    @classmethod
+    def check_ready(cls, options: EngineOptions, model: str | None) -> None:
+        """Raise EngineError if this engine cannot run here (e.g. weights missing).
+
+        Called at the door, before anything is made, so a missing model fails
+        with the command that fetches it rather than after the job started.
+        Must be cheap: look, do not load.
+        """
+
     def open(self, clip: ClipInfo, objects: Sequence[ObjectPrompts] = (),
              fetch: Callable[[int], Frame] | None = None) -> None:
         """Prepare for a clip: load weights, read reference frames, check prompts.

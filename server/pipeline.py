@@ -74,7 +74,15 @@ class JobPlan:
 
     @property
     def order(self) -> list[int]:
-        """Source frame numbers in the order they are processed."""
+        """Source frame numbers in the order they are processed.
+
+        An engine may plan its own order (the tracker runs ``both`` as the
+        keyframe back to the first frame, then on to the last); otherwise
+        forward, or reversed for ``backward``.
+        """
+        plan_order = getattr(self.engine_cls, "frame_order", None)
+        if plan_order is not None:
+            return list(plan_order(self.spec.direction, self.first, self.last, self.spec.objects))
         frames = list(range(self.first, self.last + 1))
         return frames[::-1] if self.spec.direction == "backward" else frames
 
@@ -163,6 +171,7 @@ def check_job(spec: JobSpec) -> JobPlan:
         raise SpecError(_first_error(exc, "options")) from None
     if engine_cls.needs_objects and not spec.objects:
         raise SpecError(f"the {spec.engine} engine needs at least one object with prompts")
+    engine_cls.check_ready(options, spec.model)
     media = probe(spec.source)
     first, last = (spec.range.first, spec.range.last) if spec.range else (media.first, media.last)
     if first < media.first or last > media.last:
@@ -206,23 +215,27 @@ class _Tally:
         return (self.total - self.done) / fps if fps > 0 else None
 
 
-def _runs(numbers: list[int], step: int) -> list[tuple[int, int]]:
-    """Split frame numbers (in processing order) into runs of consecutive ``step``."""
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Split frame numbers (in processing order) into runs of consecutive numbers.
+
+    A run goes up or down by one; ``(a, b)`` with ``b < a`` is read backwards.
+    """
     runs: list[tuple[int, int]] = []
     for n in numbers:
-        if runs and n == runs[-1][1] + step:
-            runs[-1] = (runs[-1][0], n)
-        else:
-            runs.append((n, n))
+        if runs:
+            a, b = runs[-1]
+            step = 0 if a == b else (1 if b > a else -1)
+            if (step == 0 and abs(n - b) == 1) or (step != 0 and n == b + step):
+                runs[-1] = (a, n)
+                continue
+        runs.append((n, n))
     return runs
 
 
-def _frames(media: MediaInfo, numbers: list[int], reverse: bool,
-            readers: list) -> Iterator[Frame]:
+def _frames(media: MediaInfo, numbers: list[int], readers: list) -> Iterator[Frame]:
     """Frames for ``numbers`` (processing order), one reader per contiguous run."""
-    for a, b in _runs(numbers, -1 if reverse else 1):
-        lo, hi = min(a, b), max(a, b)
-        reader = open_reader(media, lo, hi, reverse=reverse)
+    for a, b in _runs(numbers):
+        reader = open_reader(media, min(a, b), max(a, b), reverse=b < a)
         readers.append(reader)
         with reader:
             yield from reader
@@ -284,7 +297,6 @@ def _run(plan: JobPlan, job_id: str, emit: Emit, cancel: threading.Event, device
 
     engine = plan.engine_cls(plan.options, model=spec.model, device=device)
     todo = order if engine.temporal else [n for n in order if n not in done]
-    reverse = spec.direction == "backward"
     clip = ClipInfo(width=plan.media.width, height=plan.media.height, fps=plan.media.fps or 0.0,
                     first=plan.first, last=plan.last)
     metadata = {"engine": spec.engine, "model": spec.model or "", "source": spec.source,
@@ -323,7 +335,7 @@ def _run(plan: JobPlan, job_id: str, emit: Emit, cancel: threading.Event, device
     engine.open(clip, spec.objects, fetch=lambda n: read_frame(plan.media, n))
     try:
         with WriterPool(workers=writers, max_pending=4) as pool:
-            stream = engine.stream(_frames(plan.media, todo, reverse, readers))
+            stream = engine.stream(_frames(plan.media, todo, readers))
             try:
                 for matte in stream:
                     if cancel.is_set():

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..frames import Frame, Matte
 from . import ops
 
 UNKNOWN = 0.5
@@ -154,6 +155,10 @@ def refine_guided(image: np.ndarray | torch.Tensor, matte: np.ndarray | torch.Te
     ``image`` H×W×3 RGB in [0, 1] (or B×3×H×W tensor), ``matte`` H×W (or
     B×1×H×W). ``radius`` defaults to ``band``: the window spans the band.
     Returns the same kind (numpy H×W or tensor B×1×H×W) as ``matte``.
+
+    Only the bounding box of the unknown band, plus ``2r + 2s`` pixels of
+    context (the reach of the filter's two box means), is filtered: at
+    ``subsample == 1`` that is exactly the full-frame result inside the band.
     """
     as_numpy = isinstance(matte, np.ndarray)
     dev = torch.device(device) if device is not None else (
@@ -163,8 +168,18 @@ def refine_guided(image: np.ndarray | torch.Tensor, matte: np.ndarray | torch.Te
     r = int(radius if radius is not None else max(1, round(band)))
     s = subsample if subsample is not None else auto_subsample(m.shape[-2], m.shape[-1], r)
     trimap = trimap_from_mask(m, band)
-    q = guided_filter(guide, m, r, eps, s).clamp_(0, 1)
-    out = torch.where(trimap == UNKNOWN, q, trimap)
+    unknown = (trimap == UNKNOWN).any(dim=(0, 1))
+    out = trimap.clone()
+    if unknown.any():
+        ys = torch.nonzero(unknown.any(1)).flatten()
+        xs = torch.nonzero(unknown.any(0)).flatten()
+        pad = 2 * r + 2 * s
+        h, w = m.shape[-2:]
+        y0, y1 = max(0, int(ys[0]) - pad), min(h, int(ys[-1]) + 1 + pad)
+        x0, x1 = max(0, int(xs[0]) - pad), min(w, int(xs[-1]) + 1 + pad)
+        q = guided_filter(guide[..., y0:y1, x0:x1], m[..., y0:y1, x0:x1], r, eps, s).clamp_(0, 1)
+        region = trimap[..., y0:y1, x0:x1]
+        out[..., y0:y1, x0:x1] = torch.where(region == UNKNOWN, q, region)
     return ops.as_numpy(out[0, 0]) if as_numpy else out
 
 
@@ -229,3 +244,12 @@ class ViTMatteRefiner:
             region = out[..., y0:y1, x0:x1]
             out[..., y0:y1, x0:x1] = torch.where(crop_t == UNKNOWN, alphas.to(region.dtype).clamp(0, 1), region)
         return ops.as_numpy(out[0, 0]) if as_numpy else out
+
+
+def refine_matte(frame: Frame, matte: Matte, refiner=None, **kwargs) -> Matte:
+    """Every layer of ``matte`` refined against ``frame.image``: with
+    ``refiner`` (e.g. a :class:`ViTMatteRefiner`) if given, else
+    :func:`refine_guided` with ``kwargs``. Scores are kept."""
+    def one(layer: np.ndarray) -> np.ndarray:
+        return refiner(frame.image, layer) if refiner is not None else refine_guided(frame.image, layer, **kwargs)
+    return Matte(matte.number, {k: one(v) for k, v in matte.layers.items()}, dict(matte.scores))

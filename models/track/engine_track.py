@@ -59,6 +59,21 @@ class TrackEngine(Engine):
         self.tracker: Tracker | None = None
         self._prompts: dict[int, list[tuple[str, ProcessorPrompt]]] = {}
 
+    @staticmethod
+    def frame_order(direction: str, first: int, last: int,
+                    objects: Sequence[ObjectPrompts]) -> list[int]:
+        """The order the pipeline should feed frames in (see :func:`.order.plan_order`)."""
+        from .order import plan_order
+
+        keys = [kf.frame for o in objects for kf in o.keyframes]
+        return plan_order(direction, first, last, keys)  # type: ignore[arg-type]
+
+    @classmethod
+    def check_ready(cls, options, model: str | None) -> None:
+        from ..weights import cache
+
+        cache.require(model or options.model)
+
     @property
     def opts(self) -> TrackOptions:
         assert isinstance(self.options, TrackOptions)
@@ -91,9 +106,11 @@ class TrackEngine(Engine):
                                     device=self.device)
         from .tracker import Tracker  # torch loads here, not when the registry lists engines
 
-        if self.opts.torch_compile:
+        if self.opts.torch_compile and not hasattr(model.vision_encoder, "_orig_mod"):
             import torch
 
+            # the image encoder is the per-frame cost and has static shapes; the memory
+            # attention's sequence length changes as the memory fills, so it stays eager
             model.vision_encoder = torch.compile(model.vision_encoder)
         self.tracker = Tracker(model, processor, width=clip.width, height=clip.height,
                                first=clip.first, layers=ids, options=self.opts,

@@ -23,8 +23,9 @@ conditioning frame, so every later frame attends to it (SAM 2's
 
 Memory: unlike the batch engine, a session keeps the small memory entries
 (``maskmem_features`` in bf16, the object pointer, the tracking flags) of every
-frame it has tracked, so a correction anywhere can re-propagate; pixels,
-vision features and full-size logits are still dropped after each frame.
+frame it has tracked, so a correction anywhere can re-propagate (about
+0.5 MB per object per frame at 1024² input, stored on the host, not the GPU);
+pixels, vision features and full-size logits are still dropped after each frame.
 Never compiled (``torch_compile`` is for batch jobs).
 """
 
@@ -54,7 +55,7 @@ class TrackSession:
         self.device = device
         self.tracker = Tracker(model, processor, width=clip.width, height=clip.height,
                                first=clip.first, layers=list(objects), options=self.options,
-                               device=device, interactive=True)
+                               device=device, interactive=True, state_device="cpu")
         self.last_prompt: tuple[int, str] | None = None
         self._tracked_direction: dict[int, bool] = {}  # frame -> tracked in reverse
 

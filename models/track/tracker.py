@@ -27,7 +27,10 @@ from .upsample import logits_to_source, to_matte
 class Tracker:
     def __init__(self, model: Any, processor: Any, *, width: int, height: int, first: int,
                  layers: list[str], options: TrackOptions, device: str = "cpu",
-                 interactive: bool = False) -> None:
+                 interactive: bool = False, state_device: str | None = None) -> None:
+        """``interactive`` keeps every tracked frame's memory entry (for corrections);
+        ``state_device`` is where the session stores them (``"cpu"`` keeps a long
+        interactive session's memory bank off the GPU; default: ``device``)."""
         self.model = model
         self.processor = processor
         self.width, self.height, self.first = width, height, first
@@ -37,7 +40,7 @@ class Tracker:
         self.layers = list(layers)
         self.obj_id = {name: i + 1 for i, name in enumerate(self.layers)}
         self.session = processor.init_video_session(
-            inference_device=device, dtype=self.dtype,
+            inference_device=device, inference_state_device=state_device or device, dtype=self.dtype,
             max_vision_features_cache_size=options.max_feature_cache)
         self.trimmer = SessionTrimmer(memory_window(model.config), keep_tracked=interactive,
                                       keep_outputs_everywhere=interactive)

@@ -55,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--clean-plate", help="key engine: difference key against this source frame "
                                          "number or image file")
     g.add_argument("--objects", type=Path, help="JSON file: a list of objects with keyframe prompts")
+    g.add_argument("--point", dest="points", action="append", default=[], metavar="X,Y@FRAME[:OBJ][:neg]",
+                   help="a click in source pixels on a source frame, for the object OBJ "
+                        "(default 'object'); ':neg' excludes; repeatable")
+    g.add_argument("--box", dest="boxes", action="append", default=[], metavar="X0,Y0,X1,Y1@FRAME[:OBJ]",
+                   help="a box in source pixels on a source frame; repeatable")
+    g.add_argument("--mask", dest="masks", action="append", default=[], metavar="PATH@FRAME[:OBJ]",
+                   help="a mask image (white = object) for a source frame; repeatable")
     f = p.add_argument_group("finishing")
     f.add_argument("--threshold", type=float, help="hard cut at this level (0-1)")
     f.add_argument("--softness", type=float, help="soft ramp width around the threshold (0-1)")
@@ -108,6 +115,11 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
             objects = json.loads(args.objects.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise SpecError(f"--objects {args.objects}: {exc}") from None
+    if args.points or args.boxes or args.masks:
+        from segmatte.models.track.cli_syntax import build_objects
+
+        objects.extend(o.model_dump(mode="json") for o in
+                       build_objects(args.points, args.boxes, args.masks))
     finish = {k: getattr(args, k) for k in FINISH_FLAGS if getattr(args, k) is not None}
     if args.invert:
         finish["invert"] = True

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from serverkit import RawPeer, ServerProcess
 
 from segmatte.client import protocol as P
 
-EXAMPLES = 210
+EXAMPLES = int(os.environ.get("SEGMATTE_FUZZ_EXAMPLES", "210"))
 PER_EXAMPLE = 50
 TOTAL: dict[str, int] = {"sent": 0, "replies": 0, "errors": 0}
 ERROR_KEYS = {"type", "id", "code", "field", "message"}
@@ -164,6 +164,7 @@ def _exchange(peer: RawPeer, batch: list[list[bytes]], sentinel: str,
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+          phases=[Phase.explicit, Phase.generate],  # shrinking 50-message batches is too slow
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(wire_messages(), min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))

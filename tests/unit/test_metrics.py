@@ -6,6 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from segmatte.models import metrics
 
@@ -120,3 +123,18 @@ def test_boundary_f_empty_cases_and_j_and_f() -> None:
     b = np.zeros((4, 4), bool)
     b[0:2, 1:4] = True
     assert metrics.j_and_f(a, b) == pytest.approx(0.5 * (metrics.jaccard(a, b) + metrics.boundary_f(a, b)))
+
+
+_mattes = arrays(np.float64, (6, 7), elements=st.floats(0, 1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(_mattes, _mattes)
+def test_metric_properties(a: np.ndarray, b: np.ndarray) -> None:
+    assert metrics.mad(a, b) == pytest.approx(metrics.mad(b, a))
+    assert 0 <= metrics.mse(a, b) <= metrics.mad(a, b) + 1e-9  # |d| ≤ 1 so d² ≤ |d|
+    assert metrics.mad(a, a) == 0 and metrics.grad(a, a) == 0 and metrics.conn(a, a) == 0
+    assert 0 <= metrics.jaccard(a, b) <= 1 and 0 <= metrics.boundary_f(a, b) <= 1
+    assert metrics.jaccard(a, b) == pytest.approx(metrics.jaccard(b, a))
+    assert metrics.boundary_f(a, b) == pytest.approx(metrics.boundary_f(b, a))
+    assert metrics.j_and_f(a, a) == 1.0

@@ -62,8 +62,10 @@ def test_auto_downsample_rule() -> None:
     assert auto_downsample_ratio(2160, 3840) == pytest.approx(512 / 3840)
     assert auto_downsample_ratio(288, 384) == 1.0
     assert PersonOptions(downsample_ratio=0.4).ratio_for(1080, 1920) == 0.4
-    with pytest.raises(EngineError):
-        PersonOptions(downsample_ratio=1.5).ratio_for(10, 10)
+    with pytest.raises(ValueError):  # refused at the door (pydantic)
+        PersonOptions(downsample_ratio=1.5)
+    with pytest.raises(ValueError):
+        PersonOptions(downsample_ratio=0)
 
 
 def test_missing_weights_say_how_to_get_them(no_weights) -> None:
@@ -151,3 +153,27 @@ def test_bad_device_is_an_engine_error(checkpoint) -> None:
         pytest.skip("CUDA present")
     with pytest.raises(EngineError, match="CUDA"):
         engine.open(_clip())
+
+
+def test_cut_detector_on_real_footage() -> None:
+    import cv2
+
+    from segmatte.models.person.weights import assets_root
+
+    vtest, megamind = assets_root() / "vtest.avi", assets_root() / "Megamind.avi"
+    if not vtest.is_file() or not megamind.is_file():
+        pytest.skip("test footage absent: run python3 install/test_assets.py")
+
+    def read(path, count: int) -> list[np.ndarray]:
+        cap = cv2.VideoCapture(str(path))
+        out = []
+        for _ in range(count):
+            ok, bgr = cap.read()
+            assert ok
+            out.append(cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (384, 288)).astype(np.float32) / 255)
+        return out
+
+    a, b = read(vtest, 12), read(megamind, 2)
+    same_shot = max(histogram_distance(x, y) for x, y in zip(a, a[1:], strict=False))
+    assert same_shot < 0.1  # walkers moving: far below the default threshold (0.5)
+    assert histogram_distance(a[-1], b[0]) > 0.5  # a cut between the two clips

@@ -117,3 +117,33 @@ def test_checkpoint_with_unknown_keys_is_refused(model: RVMModel) -> None:
     del state["refiner.conv.6.bias"]
     with pytest.raises(CheckpointFormatError, match="refiner.out.bias"):
         from_upstream_state_dict(state)
+
+
+def test_tfjs_dequantisation(tmp_path) -> None:
+    """uint8: q·scale + min; float16: a cast; unquantised int32 kept; shards concatenated."""
+    import json
+
+    import numpy as np
+
+    from segmatte.models.person.convert_tfjs import TFJSFormatError, read_tfjs_weights
+
+    q = np.array([0, 1, 255], np.uint8)
+    h = np.array([0.5, -2.0], np.float16)
+    i = np.array([7, -3], np.int32)
+    blob = q.tobytes() + h.tobytes() + i.tobytes()
+    (tmp_path / "a.bin").write_bytes(blob[:4])
+    (tmp_path / "b.bin").write_bytes(blob[4:])
+    spec = {"weightsManifest": [{"paths": ["a.bin", "b.bin"], "weights": [
+        {"name": "q", "shape": [3], "dtype": "float32",
+         "quantization": {"dtype": "uint8", "min": -1.0, "scale": 0.5}},
+        {"name": "h", "shape": [1, 2], "dtype": "float32", "quantization": {"dtype": "float16"}},
+        {"name": "i", "shape": [2], "dtype": "int32"}]}]}
+    (tmp_path / "m.json").write_text(json.dumps(spec))
+    w = read_tfjs_weights(tmp_path / "m.json")
+    np.testing.assert_array_equal(w["q"], [-1.0, -0.5, 126.5])
+    np.testing.assert_array_equal(w["h"], [[0.5, -2.0]])
+    assert w["h"].dtype == np.float32 and w["i"].dtype == np.int32
+    np.testing.assert_array_equal(w["i"], [7, -3])
+    (tmp_path / "b.bin").write_bytes(blob[4:] + b"\0")
+    with pytest.raises(TFJSFormatError, match="bytes"):
+        read_tfjs_weights(tmp_path / "m.json")

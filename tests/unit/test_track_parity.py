@@ -19,8 +19,12 @@ from segmatte.models.prompts import Box, Keyframe, ObjectPrompts, Point
 from segmatte.models.track.engine_track import TrackEngine
 from segmatte.models.track.order import plan_order
 from segmatte.models.track.reference import reference_run
-from segmatte.models.track.tiny import (tiny_edgetam_config, tiny_model, tiny_processor,
-                                        tiny_sam3_tracker_config)
+from segmatte.models.track.tiny import (
+    tiny_edgetam_config,
+    tiny_model,
+    tiny_processor,
+    tiny_sam3_tracker_config,
+)
 
 W, H, FIRST, N = 80, 48, 100, 10
 LAST = FIRST + N - 1
@@ -166,10 +170,12 @@ def test_several_objects_several_keyframes_both(parts, images):
     assert set(ours[FIRST].layers) == {"left", "box"}
 
 
-def test_streaming_without_fetch_matches_plain_streaming_loop(parts, images):
+@pytest.mark.parametrize("direction", ["forward", "both"])
+def test_streaming_without_fetch_matches_plain_streaming_loop(parts, images, direction):
     kf = 103
     objects = [ObjectPrompts(id="o", keyframes=(Keyframe(frame=kf, points=pts((30, 24))),))]
-    order = plan_order("forward", FIRST, LAST, [kf])
+    order = TrackEngine.frame_order(direction, FIRST, LAST, objects)
+    assert order == plan_order(direction, FIRST, LAST, [kf])
     ours = run_engine(parts, images, objects, order, fetch=False)
     ref = reference_run(*parts, images, order,
                         [(kf, 1, dict(input_points=[[[[30.0, 24.0]]]], input_labels=[[[1]]]))],

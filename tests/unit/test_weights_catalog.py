@@ -35,10 +35,11 @@ def test_track_models_map_to_transformers_classes():
 def test_repo_ids_are_the_ones_transformers_documents():
     import transformers.models.edgetam_video as edgetam
     import transformers.models.sam2_video as sam2
+    import transformers.models.sam3_tracker_video as sam3
 
-    text = "".join(p.read_text() for mod in (sam2, edgetam)
+    text = "".join(p.read_text() for mod in (sam2, edgetam, sam3)
                    for p in Path(mod.__file__).parent.glob("*.py"))
-    for name in ("sam2.1-tiny", "edgetam"):
+    for name in ("sam2.1-tiny", "edgetam", "sam3-tracker"):
         assert catalog.get(name).repo in text
 
 

@@ -1,0 +1,152 @@
+"""The ``semantic`` engine: per-pixel classes over time, one matte layer per class.
+
+Per frame: scale the frame so its longest side is at most ``max_size``, run
+the model (whole, or in overlapping tiles blended seam-free: :mod:`.tiling`),
+turn the post-processing's scores into soft class probabilities
+(:mod:`.segmenter`), add up the classes of each requested layer, and scale
+back to source size with a smooth (bilinear) resize. The matte of a class is
+its probability, not a 0/1 argmax: edges stay soft, and an artist can
+threshold or choke later.
+
+Over time, per-frame segmentation flickers where the model hesitates. With
+``smoothing`` > 0 the probabilities go through reduce-chatter
+(:class:`segmatte.models.finish.temporal.ReduceChatter`): averaged with the
+neighbouring frames' probabilities warped along optical flow, weighted by how
+well the flow explains the picture. That makes the engine temporal (a frame's
+matte depends on its neighbours: a resumed job feeds every frame) and adds a
+latency of ``smoothing_radius`` frames; with ``smoothing = 0`` it is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..engine import Engine, EngineError
+from ..finish.temporal import ReduceChatter
+from ..frames import ClipInfo, Frame, Matte
+from ..prompts import ObjectPrompts
+from ..registry import register
+from .classes import Selection, resolve
+from .loader import load
+from .options import SemanticOptions
+from .segmenter import Segmenter
+from .tiling import TileBlender, tile_grid
+
+
+def scaled_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
+    """(h, w) with the longest side at most ``max_size`` (aspect kept, never upscaled)."""
+    if max_size is None or max(height, width) <= max_size:
+        return height, width
+    s = max_size / max(height, width)
+    return max(1, round(height * s)), max(1, round(width * s))
+
+
+def infer_probabilities(segmenter: Segmenter, image: np.ndarray, selections: Sequence[Selection],
+                        *, max_size: int | None = None, tile_size: int | None = None,
+                        overlap: int = 0) -> np.ndarray:
+    """K×H×W float32 probabilities of ``selections`` for one H×W×3 image in [0, 1]."""
+    height, width = image.shape[:2]
+    h, w = scaled_size(height, width, max_size)
+    small = image if (h, w) == (height, width) else cv2.resize(
+        image, (w, h), interpolation=cv2.INTER_AREA)
+    if tile_size is not None and (h > tile_size or w > tile_size):
+        blender = TileBlender(len(selections), h, w, overlap)
+        for tile in tile_grid(h, w, tile_size, overlap):
+            crop = np.ascontiguousarray(small[tile.y0:tile.y1, tile.x0:tile.x1])
+            blender.add(tile, segmenter.probabilities(crop, selections))
+        probs = blender.result()
+    else:
+        probs = segmenter.probabilities(small, selections)
+    if (h, w) != (height, width):
+        probs = np.stack([cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR)
+                          for p in probs])
+    return np.clip(probs, 0.0, 1.0, out=probs)
+
+
+@register
+class SemanticEngine(Engine):
+    """Soft per-class mattes from Mask2Former, OneFormer or SegFormer.
+
+    Yields ``Matte(number, {layer: probability})``, one layer per requested
+    class or group (:meth:`SemanticOptions.layer_names`), or one ``matte``
+    layer with ``union``.
+    """
+
+    name = "semantic"
+    description = ("per-pixel classes (sky, person, vehicle, ...) from Mask2Former, OneFormer "
+                   "or SegFormer: one soft matte layer per class, smoothed over time")
+    Options = SemanticOptions
+    temporal = True
+    """May carry state (smoothing); instances with ``smoothing = 0`` say False."""
+    needs_objects = False
+
+    options: SemanticOptions
+
+    def __init__(self, options: SemanticOptions | dict[str, Any] | None = None, *,
+                 model: str | None = None, device: str = "cpu",
+                 segmenter: Segmenter | None = None) -> None:
+        super().__init__(options, model=model, device=device)
+        self.temporal = self.options.smoothing > 0  # type: ignore[misc]
+        self._segmenter = segmenter
+        self._selections: list[Selection] = []
+        self._smoother: ReduceChatter | None = None
+
+    @property
+    def model_name(self) -> str:
+        return self.model or self.options.model
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """Layer names of every matte (known once :meth:`open` has run)."""
+        return tuple(s.layer for s in self._selections)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self, clip: ClipInfo, objects: Sequence[ObjectPrompts] = (),
+             fetch: Callable[[int], Frame] | None = None) -> None:
+        super().open(clip, objects, fetch)
+        if self._segmenter is None:
+            self._segmenter = load(self.model_name, device=self.options.device or self.device,
+                                   dtype=self.options.dtype)
+        try:
+            self._selections = resolve(self.options.classes, self._segmenter.id2label,
+                                       union=self.options.union, model=self.model_name)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
+        self._smoother = (ReduceChatter(self.options.smoothing, self.options.smoothing_radius)
+                          if self.options.smoothing > 0 else None)
+
+    def close(self) -> None:
+        self._segmenter = None
+        self._smoother = None
+
+    # ------------------------------------------------------------------ streaming
+
+    def matte(self, frame: Frame) -> Matte:
+        """The unsmoothed matte of one frame."""
+        if self._segmenter is None:
+            raise EngineError("the semantic engine was not opened")
+        o = self.options
+        probs = infer_probabilities(self._segmenter, frame.image, self._selections,
+                                    max_size=o.max_size, tile_size=o.tile_size, overlap=o.overlap)
+        return Matte(frame.number, {s.layer: p for s, p in zip(self._selections, probs)})
+
+    def stream(self, frames: Iterable[Frame]) -> Iterator[Matte]:
+        for frame in frames:
+            try:
+                matte = self.matte(frame)
+            except EngineError:
+                raise
+            except Exception as exc:  # the frame it concerns, for the job's Failed event
+                raise EngineError(f"semantic segmentation failed on frame {frame.number}: "
+                                  f"{exc}") from exc
+            if self._smoother is None:
+                yield matte
+            else:
+                yield from self._smoother.push(frame.image, matte)
+        if self._smoother is not None:
+            yield from self._smoother.flush()

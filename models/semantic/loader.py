@@ -1,0 +1,91 @@
+"""Catalog name (or a local checkpoint folder) → :class:`~.segmenter.Segmenter`.
+
+Weights are read with ``local_files_only=True`` from the folder
+:mod:`segmatte.models.weights.cache` resolves: a model that was never pulled
+fails with the exact ``segmatte models pull NAME`` command instead of a
+download inside a job. A folder path (a fine-tuned or converted checkpoint
+saved with ``save_pretrained``) is loaded as is; its family comes from its
+``config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..engine import EngineError
+from .catalog import DATASET
+from .segmenter import FAMILIES, MODEL_TYPES, Segmenter
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def is_folder(model: str) -> bool:
+    """True when ``model`` names a local checkpoint folder rather than a catalog entry."""
+    return model not in DATASET and Path(model).expanduser().is_dir()
+
+
+def _family_of_folder(path: Path) -> str:
+    try:
+        model_type = json.loads((path / "config.json").read_text()).get("model_type", "")
+    except (OSError, ValueError) as exc:
+        raise EngineError(f"{path} holds no readable transformers config.json ({exc})") from None
+    family = MODEL_TYPES.get(model_type)
+    if family is None:
+        raise EngineError(f"{path} holds a {model_type or 'unknown'} model; the semantic engine "
+                          f"runs {', '.join(sorted(FAMILIES))}")
+    return family
+
+
+def _resolve(model: str) -> tuple[Path, str, str | None]:
+    """(folder, family, pull command or None) for a catalog name or a folder."""
+    if is_folder(model):
+        path = Path(model).expanduser()
+        return path, _family_of_folder(path), None
+    from ..weights import cache, catalog
+
+    entry = catalog.get(model)  # EngineError listing known models
+    if entry.engine != "semantic" or entry.family not in FAMILIES:
+        semantic = ", ".join(e.name for e in catalog.entries("semantic"))
+        raise EngineError(f"model {model} is not a semantic segmentation model; "
+                          f"semantic models: {semantic}")
+    return cache.require(entry), entry.family, cache.pull_command(entry)
+
+
+def load(model: str, *, device: str = "cpu", dtype: str = "float32") -> Segmenter:
+    """Load a semantic model from the local cache (or a folder), ready on ``device``."""
+    path, family, pull = _resolve(model)
+    import transformers
+
+    model_name, processor_name, _, _ = FAMILIES[family]
+    model_cls = getattr(transformers, model_name)
+    try:
+        net = model_cls.from_pretrained(path, dtype=DTYPES[dtype], local_files_only=True)
+        if family == "oneformer":
+            processor = _oneformer_processor(path)
+        else:
+            processor = getattr(transformers, processor_name).from_pretrained(
+                path, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        again = f"; fetch it again with: {pull}" if pull else ""
+        raise EngineError(f"model {model} in {path} could not be loaded ({exc}){again}") from None
+    return Segmenter(net.to(device).eval(), processor, family, device)
+
+
+def _oneformer_processor(path: Path):
+    """OneFormer's processor without its class-info file.
+
+    Published OneFormer configs name a ``class_info_file`` that the image
+    processor downloads from another hub repo at construction; it only feeds
+    the text branch in training, so semantic inference does without it
+    (``class_info_file=None``) and stays offline. The task prompt still goes
+    through the checkpoint's own CLIP tokenizer.
+    """
+    import transformers
+
+    image_processor = transformers.OneFormerImageProcessor.from_pretrained(
+        path, class_info_file=None, local_files_only=True)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return transformers.OneFormerProcessor(image_processor=image_processor, tokenizer=tokenizer)

@@ -1,0 +1,40 @@
+"""segmatte: AI mattes for the clip under the playhead (Workspace > Scripts > Utility).
+
+A launcher only: the work is in ``segmatte_resolve`` (installed beside the
+Scripts menu folders by ``segmatte install resolve``). Standard library only.
+"""
+
+import os
+import sys
+
+SUPPORT_DIR = None  # the installer writes the absolute support folder here
+ENTRY = "resolve_main"
+
+
+def _support_dir():
+    """The folder holding ``segmatte_resolve``: as installed, else found from this file."""
+    candidates = [SUPPORT_DIR]
+    here = globals().get("__file__")
+    if here:
+        parent = os.path.dirname(os.path.dirname(os.path.abspath(here)))
+        candidates += [os.path.join(parent, "segmatte_support"), parent]
+    for folder in candidates:
+        if folder and os.path.isdir(os.path.join(folder, "segmatte_resolve")):
+            return folder
+    return None
+
+
+def _main(g):
+    support = _support_dir()
+    if support is None:
+        print("segmatte: the segmatte_resolve support folder is missing; "
+              "run `segmatte install resolve` again")
+        return 1
+    if support not in sys.path:
+        sys.path.insert(0, support)
+    from segmatte_resolve import launch
+
+    return getattr(launch, ENTRY)(g)
+
+
+_main(globals())

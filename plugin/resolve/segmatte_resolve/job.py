@@ -1,0 +1,189 @@
+"""One matte job seen from the host's UI thread: submit in the background, poll in a timer.
+
+Resolve's UI thread must never wait on the network: connecting (which can
+take seconds when no server runs) and submitting happen on a short-lived
+thread, and the client's own I/O thread does the rest. The panel's timer calls
+:meth:`MatteJob.poll`, which only drains queues and returns a snapshot. No
+thread here prints or touches host objects: everything reaches the artist
+through the snapshot the panel shows.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+
+from . import jobspec
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Snapshot:
+    """What the panel shows; ``state`` is idle, connecting, queued, running, done, failed, cancelled."""
+
+    state: str = "idle"
+    message: str = ""
+    done: int = 0
+    total: int = 0
+    job: str = ""
+    manifest: str = ""
+    sequences: list = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed", "cancelled")
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+
+def progress_text(snap: Snapshot, width: int = 30) -> str:
+    """A text progress bar for a Label (UIManager documents no progress widget)."""
+    filled = int(round(snap.fraction * width))
+    bar = "█" * filled + "░" * (width - filled)
+    count = f"{snap.done}/{snap.total}" if snap.total else ""
+    return f"{bar} {count}".rstrip()
+
+
+def engines_in_background(client_factory, out: queue.Queue) -> threading.Thread:
+    """Ask the server for its engines off the UI thread; puts ('engines', list) or ('error', text)."""
+
+    def work() -> None:
+        client = None
+        try:
+            client = client_factory()
+            client.connect(timeout=CONNECT_TIMEOUT_S)
+            out.put(("engines", client.engines(timeout=30.0)))
+        except Exception as exc:
+            out.put(("error", _say(exc)))
+        finally:
+            if client is not None:
+                client.close()
+
+    thread = threading.Thread(target=work, name="segmatte-engines", daemon=True)
+    thread.start()
+    return thread
+
+
+def _say(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, TimeoutError) and "segmatte serve" not in text:
+        text += " (start the server with `segmatte serve`)"
+    return text
+
+
+class MatteJob:
+    """Submit ``spec`` through a fresh client and follow its events until it ends."""
+
+    def __init__(self, client_factory, spec: dict) -> None:
+        self.spec = spec
+        self.snapshot = Snapshot(state="connecting", message="connecting to the segmatte server…")
+        self._factory = client_factory
+        self._client = None
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._cancel_asked = False
+        self._frame_paths: list[str] = []
+        self._thread = threading.Thread(target=self._submit, name="segmatte-submit", daemon=True)
+
+    def start(self) -> MatteJob:
+        self._thread.start()
+        return self
+
+    def _submit(self) -> None:
+        try:
+            client = self._factory()
+            self._inbox.put(("client", client))
+            client.connect(timeout=CONNECT_TIMEOUT_S)
+            job = client.submit(self.spec)
+            self._inbox.put(("job", job))
+        except Exception as exc:
+            self._inbox.put(("error", _say(exc)))
+
+    def cancel(self) -> None:
+        """Ask the server to cancel; the end arrives as an event, the UI never waits."""
+        self._cancel_asked = True
+        snap = self.snapshot
+        if self._client is not None and snap.job and not snap.finished:
+            self._client.request_async("cancel", job=snap.job)
+            snap.message = "cancelling…"
+
+    def poll(self) -> Snapshot:
+        """Drain what arrived since the last tick; cheap, never blocks."""
+        snap = self.snapshot
+        while True:
+            try:
+                kind, value = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "client":
+                self._client = value
+            elif kind == "job":
+                snap.job, snap.state = value, "queued"
+                snap.message = f"job {value} queued"
+                if self._cancel_asked:
+                    self.cancel()
+            elif kind == "error":
+                snap.state, snap.message = "failed", value
+                self.close()
+        if self._client is not None and not snap.finished:
+            self._drain_events(snap)
+        return snap
+
+    def _drain_events(self, snap: Snapshot) -> None:
+        events = self._client.events
+        while not snap.finished:
+            try:
+                event = events.get_nowait()
+            except queue.Empty:
+                return
+            self._apply(snap, event)
+        if snap.finished:
+            self.close()
+
+    def _apply(self, snap: Snapshot, event) -> None:
+        kind = event.type
+        if kind == "connection":
+            if event.state != "connected":
+                snap.message = f"server connection {event.state}: {event.detail}"
+            return
+        if snap.job and event.job != snap.job:
+            return
+        if kind == "accepted":
+            snap.total, snap.state = event.total, "running"
+        elif kind == "progress":
+            snap.state, snap.done, snap.total = "running", event.done, event.total or snap.total
+            eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
+            snap.message = f"{snap.done}/{snap.total} frames{eta}"
+        elif kind == "frame":
+            self._frame_paths.extend(event.paths)
+        elif kind == "state":
+            snap.done, snap.total = event.done, event.total
+            if event.state in ("queued", "running"):
+                snap.state = event.state
+            elif event.state == "done":
+                self._finish(snap, event.manifest)
+            else:
+                snap.state, snap.message = event.state, event.reason or event.state
+        elif kind == "done":
+            snap.done = max(snap.done, event.written + event.skipped)
+            self._finish(snap, event.manifest)
+        elif kind == "failed":
+            where = f" at frame {event.frame}" if event.frame is not None else ""
+            snap.state, snap.message = "failed", f"failed{where}: {event.reason}"
+        elif kind == "cancelled":
+            snap.state, snap.message = "cancelled", f"cancelled after {event.written} frames"
+
+    def _finish(self, snap: Snapshot, manifest: str) -> None:
+        snap.state, snap.manifest = "done", manifest
+        seqs = jobspec.sequences_from_manifest(manifest) if manifest else []
+        snap.sequences = seqs or jobspec.sequences_from_paths(self._frame_paths)
+        snap.done = max(snap.done, snap.total)
+        snap.message = f"done: {sum(len(s.files) for s in snap.sequences)} matte files"
+
+    def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            threading.Thread(target=client.close, name="segmatte-close", daemon=True).start()

@@ -1,0 +1,111 @@
+"""What a panel works on: the Resolve timeline item, or a Loader/MediaIn in a Fusion comp.
+
+A target reads its source once (source path, source frame range, prompt frame,
+size) and attaches finished mattes. The panel does not care which host it is in.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from . import attach, fusion_nodes, jobspec, resolve_clip
+
+
+@dataclass
+class Shot:
+    """The host-independent part: what goes into the spec."""
+
+    name: str
+    source: str
+    first: int
+    last: int
+    keyframe: int
+    size: tuple[int, int] | None
+
+    def describe(self) -> str:
+        size = f", {self.size[0]}x{self.size[1]}" if self.size else ""
+        return (f"{self.name}: source frames {self.first}-{self.last}{size}; "
+                f"prompts go on frame {self.keyframe}")
+
+    def default_folder(self) -> str:
+        return os.path.join(os.path.dirname(self.source) or os.path.expanduser("~"),
+                            "segmatte")
+
+
+class ResolveTarget:
+    """The current video item of the current timeline (Workspace > Scripts > Utility)."""
+
+    title = "segmatte — Resolve"
+    modes = attach.MODES
+
+    def __init__(self, resolve: Any) -> None:
+        self.resolve = resolve
+        self.clip: resolve_clip.ClipInfo | None = None
+
+    def read(self) -> Shot:
+        self.clip = clip = resolve_clip.current_clip(self.resolve)
+        return Shot(clip.name, clip.source.path, clip.first, clip.last, clip.keyframe, clip.size)
+
+    def attach(self, sequences: list, mode: str) -> list[str]:
+        if self.clip is None:
+            raise attach.AttachError("no clip was read")
+        return attach.attach(self.clip, sequences, mode)
+
+
+class FusionTarget:
+    """The selected Loader (or MediaIn, whose file comes from Resolve) in the current comp."""
+
+    title = "segmatte — Fusion"
+    modes = ("mask in this comp",)
+
+    def __init__(self, comp: Any, resolve: Any = None) -> None:
+        self.comp = comp
+        self.resolve = resolve
+        self.tool: Any = None
+        self.comp_start = 0
+        self.first = 0
+
+    def read(self) -> Shot:
+        if self.comp is None:
+            raise fusion_nodes.FusionError("open a Fusion comp first")
+        tool = fusion_nodes.selected_source(self.comp)
+        self.tool = tool
+        if fusion_nodes.reg_id(tool) == "MediaIn":
+            return self._read_media_in(tool)
+        src = fusion_nodes.read_loader(self.comp, tool)
+        self.comp_start, self.first = src.comp_start, src.first
+        return Shot(jobspec.clip_stem(src.source.path), src.source.path, src.first, src.last,
+                    src.keyframe, src.size)
+
+    def _read_media_in(self, tool: Any) -> Shot:
+        """A MediaIn names no file: its clip is the Resolve item this comp belongs to."""
+        try:
+            clip = resolve_clip.current_clip(self.resolve)
+        except resolve_clip.ClipError as exc:
+            raise fusion_nodes.FusionError(f"{fusion_nodes.tool_name(tool)}: {exc}") from None
+        start = fusion_nodes.number(tool, "GlobalIn")
+        if start is None:
+            rng = fusion_nodes.render_range(self.comp)
+            start = rng[0] if rng else 0
+        self.comp_start, self.first = start, clip.first
+        return Shot(clip.name, clip.source.path, clip.first, clip.last, clip.keyframe, clip.size)
+
+    def attach(self, sequences: list, mode: str) -> list[str]:
+        done = []
+        self.comp.Lock()
+        self.comp.StartUndo("segmatte matte")
+        try:
+            for seq in sequences:
+                loader = fusion_nodes.add_matte_loader(
+                    self.comp, seq, self.comp_start + seq.first - self.first)
+                done.append(fusion_nodes.wire_matte(self.comp, loader, image=self.tool))
+        finally:
+            self.comp.EndUndo(True)
+            self.comp.Unlock()
+        return done
+
+
+def sequences_summary(sequences: list[jobspec.MatteSequence]) -> str:
+    return ", ".join(f"{s.layer} {s.first}-{s.last}" for s in sequences)

@@ -1,0 +1,216 @@
+"""Shots as Ray tasks: many GPUs, one machine or a cluster, no protocol of our own.
+
+Each worker is a Ray actor holding one GPU (``num_gpus``; 0 on CPU) and an
+:class:`EngineKeeper`, so a model's weights load once per worker, not once per
+shot. The driver hands a shot (its spec as JSON) to an idle worker, and the
+worker runs the ordinary pipeline, writing into the output folder — which must
+be the same path on every node (a shared file system). Results come back as
+terminal events, so the batch manifest and resume work exactly as locally.
+
+Actors run two threads (``max_concurrency=2``) so that :meth:`cancel` reaches a
+worker while its shot runs: Ray cannot interrupt a running actor method, but the
+pipeline stops between frames when its cancel flag is set.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from segmatte.client.events import Cancelled, Event, Failed, event_from_dict
+
+from .driver import Reporter
+from .plan import ShotJob
+
+CANCEL_GRACE_S = 60.0
+
+
+class EngineKeeper:
+    """Engines kept alive between shots, keyed by what their weights depend on.
+
+    The pipeline opens and closes an engine once per job; the keeper hands it
+    a wrapper whose ``close`` leaves the weights loaded, so the next shot with
+    the same engine, model, options and device re-uses them.
+    """
+
+    def __init__(self) -> None:
+        self._engines: dict[tuple[str, str, str, str], Any] = {}
+
+    def factory(self, engine_cls: type) -> Any:
+        keeper = self
+
+        def make(options: Any, *, model: str | None = None, device: str = "cpu") -> Any:
+            key = (engine_cls.__name__, options.model_dump_json(), model or "", device)
+            engine = keeper._engines.get(key)
+            if engine is None:
+                engine = keeper._engines[key] = engine_cls(options, model=model, device=device)
+            return _Kept(engine)
+
+        return make
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.close()
+        self._engines.clear()
+
+    def __len__(self) -> int:
+        return len(self._engines)
+
+
+class _Kept:
+    """An engine whose ``close`` is deferred to the keeper (everything else passes through)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+class ShotWorker:
+    """The body of a Ray actor: runs shots with engines kept between them."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+        self.keeper = EngineKeeper()
+        self.cancels: dict[str, threading.Event] = {}
+        self.shots = 0
+
+    def run(self, spec: dict[str, Any], job_id: str) -> dict[str, Any]:
+        from ..media import MediaError
+        from ..pipeline import check_job, run_job
+        from ..spec import SpecError, parse_spec
+
+        cancel = self.cancels.setdefault(job_id, threading.Event())
+        try:
+            parsed = parse_spec(spec)
+            plan = check_job(parsed)
+        except (SpecError, MediaError, ValueError, RuntimeError) as exc:
+            return Failed(job=job_id, reason=str(exc)).to_dict()
+        plan = replace(plan, engine_cls=self.keeper.factory(plan.engine_cls))
+        try:
+            event = run_job(parsed, job_id=job_id, cancel=cancel, device=self.device, plan=plan)
+        finally:
+            self.cancels.pop(job_id, None)
+        self.shots += 1
+        return event.to_dict()
+
+    def cancel(self, job_id: str) -> None:
+        self.cancels.setdefault(job_id, threading.Event()).set()
+
+    def stats(self) -> dict[str, int]:
+        return {"shots": self.shots, "engines": len(self.keeper)}
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    address: str | None = "auto"
+    """``auto`` (a running cluster), ``local`` (start one here), or ``ray://host:port``;
+    None: use the Ray instance this process already initialised."""
+    workers: int | None = None
+    """Actors to start; None: one per GPU in the cluster (one per 2 CPUs without GPUs)."""
+    num_gpus: float = 1.0
+    num_cpus: float = 1.0
+    device: str | None = None
+    """Torch device inside workers; None: ``cuda`` when ``num_gpus`` > 0, else ``cpu``."""
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeError("--ray needs Ray: pip install 'ray[default]'") from None
+    return ray
+
+
+def ensure_ray(settings: RaySettings) -> Any:
+    """Connect to (or start) Ray as asked; returns the ``ray`` module."""
+    ray = _ray()
+    if ray.is_initialized():
+        return ray
+    address = settings.address
+    if address in (None, "local"):
+        ray.init(include_dashboard=False, log_to_driver=False)
+    else:
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError as exc:
+            raise RuntimeError(f"no Ray cluster answered at {address} ({exc}); start one with "
+                               "`ray start --head`, or pass --ray local") from None
+    return ray
+
+
+def worker_count(ray: Any, settings: RaySettings) -> int:
+    if settings.workers:
+        return settings.workers
+    resources = ray.cluster_resources()
+    if settings.num_gpus > 0:
+        return max(1, int(resources.get("GPU", 0) // settings.num_gpus))
+    return max(1, int(resources.get("CPU", 1) // max(settings.num_cpus, 1) // 2) or 1)
+
+
+class RayRunner:
+    """Hand shots to a pool of :class:`ShotWorker` actors; one shot per actor at a time."""
+
+    name = "ray"
+
+    def __init__(self, settings: RaySettings) -> None:
+        self.settings = settings
+        self.ray = ensure_ray(settings)
+        ray = self.ray
+        count = worker_count(ray, settings)
+        device = settings.device or ("cuda" if settings.num_gpus > 0 else "cpu")
+        actor = ray.remote(ShotWorker).options(num_gpus=settings.num_gpus,
+                                               num_cpus=settings.num_cpus, max_concurrency=2)
+        self.workers = [actor.remote(device) for _ in range(count)]
+
+    def run(self, jobs: list[ShotJob], reporter: Reporter, stop: threading.Event) -> None:
+        ray = self.ray
+        waiting = list(jobs)
+        idle = list(self.workers)
+        running: dict[Any, tuple[ShotJob, Any]] = {}
+        cancelled_at: float | None = None
+        while waiting or running:
+            if stop.is_set():
+                waiting.clear()
+                if cancelled_at is None:
+                    cancelled_at = time.monotonic()
+                    for job, worker in running.values():
+                        worker.cancel.remote(job.job_id)
+                elif time.monotonic() - cancelled_at > CANCEL_GRACE_S:
+                    for job, _worker in running.values():
+                        reporter.finished(job, Cancelled(job=job.job_id))
+                    return
+            while waiting and idle:
+                job, worker = waiting.pop(0), idle.pop(0)
+                ref = worker.run.remote(job.spec_json(), job.job_id)
+                running[ref] = (job, worker)
+                reporter.started(job)
+            if not running:
+                break
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+            for ref in ready:
+                job, worker = running.pop(ref)
+                idle.append(worker)
+                reporter.finished(job, self._result(ref, job))
+
+    def _result(self, ref: Any, job: ShotJob) -> Event:
+        try:
+            return event_from_dict(self.ray.get(ref))
+        except self.ray.exceptions.TaskCancelledError:
+            return Cancelled(job=job.job_id)
+        except self.ray.exceptions.RayError as exc:
+            return Failed(job=job.job_id, reason=f"the Ray worker failed: {str(exc).splitlines()[0]}")
+
+    def stats(self) -> list[dict[str, int]]:
+        return self.ray.get([w.stats.remote() for w in self.workers])
+
+    def close(self) -> None:
+        for w in self.workers:
+            self.ray.kill(w)
+        self.workers = []

@@ -1,0 +1,180 @@
+"""The real Resolve and Fusion menu scripts, run against the fake API and a real server.
+
+Each test plays the artist through the UIManager fake (pick, type, Go, wait,
+close), lets a real ``segmatte serve`` write real EXR mattes with the key
+engine, and checks what the scripts asked Resolve/Fusion to do with them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import fake_resolve as fr
+import pytest
+from conftest import DURATION, FRAMES, H, LAUNCHER, LEFT_OFFSET, RECORD_START, W, Host, artist
+
+FIRST, LAST = LEFT_OFFSET, LEFT_OFFSET + DURATION - 1
+
+
+def finished(*words: str):
+    return lambda status: any(w in status for w in (*words, "failed", "cancelled"))
+
+
+def matte_files(folder: Path, stem: str) -> list[Path]:
+    return sorted(folder.glob(f"{stem}.*.exr"))
+
+
+@pytest.fixture
+def host(green_clip: str, resolve_server) -> Host:
+    return Host(green_clip)
+
+
+def test_track_above_imports_the_sequence_and_lines_it_up(host: Host, scripts: Path,
+                                                          tmp_path: Path) -> None:
+    out = tmp_path / "mattes"
+    play = artist({"engine": "key", "attach": "track", "folder": str(out)},
+                  finished("new track"))
+    host.run(scripts / "Utility" / LAUNCHER, play)
+    assert "on a new track above green.mp4" in play.status, play.status
+
+    files = matte_files(out, "green_key")
+    assert [int(f.name.split(".")[1]) for f in files] == list(range(FIRST, LAST + 1))
+    (imported,) = fr.calls("ImportMedia")
+    assert imported[0] == [{"FilePath": str(out / "green_key.%04d.exr"),
+                            "StartIndex": FIRST, "EndIndex": LAST}]
+    bins = host.project.media_pool.root.subfolders
+    assert [b.name for b in bins] == ["segmatte"] and len(bins[0].clips) == 1
+    matte_item = bins[0].clips[0]
+    assert matte_item.props["File Path"] == str(out / f"green_key.[{FIRST:04d}-{LAST:04d}].exr")
+    assert host.project.media_pool.current_folder is host.project.media_pool.root  # restored
+    assert fr.calls("AddTrack") == [("video",)]
+    (appended,) = fr.calls("AppendToTimeline")
+    assert appended[0] == [{"mediaPoolItem": matte_item, "startFrame": 0,
+                            "endFrame": DURATION - 1, "mediaType": 1, "trackIndex": 2,
+                            "recordFrame": RECORD_START}]
+    (placed,) = host.timeline.tracks[1]
+    assert (placed.start, placed.duration) == (RECORD_START, DURATION)
+    assert play.progress.endswith(f"{DURATION}/{DURATION}")
+
+
+def test_clip_matte_and_prompt_on_the_playhead_frame(host: Host, scripts: Path,
+                                                      tmp_path: Path) -> None:
+    """A centre-of-frame prompt lands on the source frame under the playhead, and the
+    sequence becomes a clip matte of the source item."""
+    out = tmp_path / "mattes"
+    play = artist({"engine": "key", "attach": "clip matte", "folder": str(out)},
+                  finished("clip matte"), centre=True)
+    host.run(scripts / "Utility" / LAUNCHER, play)
+    assert "clip matte of green.mp4" in play.status, play.status
+
+    files = matte_files(out, "green_key")
+    assert len(files) == DURATION
+    (args,) = fr.calls("AddClipMattesToMediaPool")
+    assert args[0] is host.source and args[1] == [str(f) for f in files]
+    assert host.source.mattes == [str(f) for f in files]
+    manifest = json.loads((out / "green_key.manifest.json").read_text())
+    spec = manifest["spec"]
+    assert spec["range"] == {"first": FIRST, "last": LAST}
+    ((key,),) = [o["keyframes"] for o in spec["objects"]]
+    assert key["frame"] == FIRST + 2  # the playhead is 2 frames into the item
+    assert key["points"] == [{"x": W / 2, "y": H / 2, "label": 1}]
+
+
+def test_fusion_comp_gets_a_loader_through_a_matte_control(host: Host, scripts: Path,
+                                                            tmp_path: Path) -> None:
+    """A fresh clip comp (MediaIn1 → MediaOut1): the matte Loader is lined up with MediaIn1
+    and cuts it out through a MatteControl inserted before MediaOut1."""
+    out = tmp_path / "mattes"
+    play = artist({"engine": "key", "attach": "fusion", "folder": str(out)}, finished("cuts"))
+    host.run(scripts / "Utility" / LAUNCHER, play)
+    assert "MatteControl1 cuts MediaIn1 out with Loader1" in play.status, play.status
+
+    (comp,) = host.item.comps
+    tools = {t.name: t for t in comp.tools}
+    loader, mc = tools["Loader1"], tools["MatteControl1"]
+    assert loader.inputs == {"Clip": str(out / f"green_key.{FIRST:04d}.exr"), "GlobalIn": 0,
+                             "GlobalOut": DURATION - 1, "ClipTimeStart": 0,
+                             "ClipTimeEnd": DURATION - 1}
+    assert mc.links == {"Background": tools["MediaIn1"], "GarbageMatte": loader}
+    assert mc.inputs == {"InvertGarbageMatte": 1}
+    assert tools["MediaOut1"].links["Input"] is mc
+    assert comp.locked == 0 and comp.undo == ["segmatte matte"]
+
+
+def test_fusion_comp_with_a_grade_gets_an_effect_mask(host: Host, scripts: Path,
+                                                       tmp_path: Path) -> None:
+    comp = fr.Comp.clip_comp(DURATION)
+    grade = comp._add("ColorCorrector")
+    grade.links["Input"] = comp.tools[0]
+    comp.tools[1].links["Input"] = grade
+    host.item.comps.append(comp)
+    play = artist({"engine": "key", "attach": "fusion", "folder": str(tmp_path / "m")},
+                  finished("effect mask"))
+    host.run(scripts / "Utility" / LAUNCHER, play)
+    assert "Loader1 is the effect mask of ColorCorrector1" in play.status, play.status
+    assert grade.links["EffectMask"].name == "Loader1"
+    assert fr.calls("AddFusionComp") == []
+
+
+def test_fusion_comp_script_on_a_selected_loader(green_clip: str, resolve_server, scripts: Path,
+                                                 tmp_path: Path) -> None:
+    """Standalone Fusion: the selected Loader's render-range part is matted and a matte
+    Loader shows each matte at the comp time its picture is shown."""
+    comp = fr.Comp(render=(105, 110))
+    src = comp._add("Loader")
+    src.inputs.update({"Clip": green_clip, "GlobalIn": 100, "GlobalOut": 100 + FRAMES - 1,
+                       "ClipTimeStart": 0, "ClipTimeEnd": FRAMES - 1})
+    src.attrs.update({"TOOLIT_Clip_Width": {1: W}, "TOOLIT_Clip_Height": {1: H}})
+    src.selected = True
+    comp.CurrentTime = 107
+    host = Host(green_clip)
+    play = artist({"engine": "key", "folder": str(tmp_path / "m")}, finished("cuts"),
+                  prompts="+ 10 10")
+    host.run(scripts / "Comp" / LAUNCHER, play, comp=comp, with_resolve=False)
+    assert "MatteControl1 cuts Loader1 out with Loader2" in play.status, play.status
+
+    tools = {t.name: t for t in comp.tools}
+    matte = tools["Loader2"]
+    assert matte.inputs["Clip"].endswith("green_key.0005.exr")
+    assert (matte.inputs["GlobalIn"], matte.inputs["GlobalOut"]) == (105, 110)
+    assert (matte.inputs["ClipTimeStart"], matte.inputs["ClipTimeEnd"]) == (0, 5)
+    assert tools["MatteControl1"].links == {"Background": src, "GarbageMatte": matte}
+    assert len(matte_files(tmp_path / "m", "green_key")) == 6
+
+
+def test_no_clip_under_the_playhead_says_so(green_clip: str, resolve_server, scripts: Path) -> None:
+    host = Host(green_clip, current=False)
+    seen = {}
+
+    def play(win: fr.Window):
+        items = win.GetItems()
+        while not items["engine"].items:
+            yield
+        seen["clip"], seen["go"] = items["clip"].Text, items["go"].Enabled
+        win.click("go")
+        yield
+        seen["status"] = items["status"].Text
+        win.close()
+
+    host.run(scripts / "Utility" / LAUNCHER, play)
+    assert seen["clip"].startswith("No clip: put the playhead over a video clip")
+    assert seen["go"] is False
+    assert fr.calls("ImportMedia") == []
+
+
+def test_bad_prompt_is_refused_in_the_panel(host: Host, scripts: Path) -> None:
+    seen = {}
+
+    def play(win: fr.Window):
+        items = win.GetItems()
+        while not items["engine"].items:
+            yield
+        items["prompts"].PlainText = "+ 10 10\nbox 5 5 500 40"
+        win.click("go")
+        seen["status"] = items["status"].Text
+        win.close()
+        yield
+
+    host.run(scripts / "Utility" / LAUNCHER, play)
+    assert seen["status"] == f"line 2: (500, 40) is outside the {W}x{H} frame"
