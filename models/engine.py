@@ -62,8 +62,9 @@ class Engine(ABC):
 
         Called at the door, before anything is made, so a missing model fails
         with the command that fetches it rather than after the job started.
-        Must be cheap: look, do not load.
+        Must be cheap: look, do not load. Engines without weights need nothing.
         """
+        return None
 
     def open(self, clip: ClipInfo, objects: Sequence[ObjectPrompts] = (),
              fetch: Callable[[int], Frame] | None = None) -> None:
@@ -85,6 +86,7 @@ class Engine(ABC):
 
     def close(self) -> None:
         """Release what :meth:`open` took (GPU memory, files)."""
+        return None
 
     def __enter__(self) -> Engine:
         return self
