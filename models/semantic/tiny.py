@@ -96,6 +96,50 @@ def _contrast(model: Any, head: torch.nn.Module, target: float) -> None:
         head.bias.zero_()
 
 
+def clip_tokenizer():
+    """A CLIP tokenizer with the byte-level alphabet and no merges.
+
+    OneFormer's text branch reads the task prompt ("the task is semantic")
+    through a CLIP tokenizer; the real vocabulary is a download. With only the
+    256 byte symbols (and their end-of-word forms) every word is spelt out
+    letter by letter: the same code path, built offline.
+    """
+    from transformers import CLIPTokenizer
+
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+                 *range(ord("®"), ord("ÿ") + 1)]
+    extra = [256 + i for i in range(256 - len(printable))]
+    symbols = [chr(c) for c in printable + extra]
+    vocab = {s: i for i, s in enumerate(symbols + [s + "</w>" for s in symbols])}
+    vocab.update({"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1})
+    return CLIPTokenizer(vocab=vocab, merges=[])
+
+
+def oneformer(labels: tuple[str, ...] = ADE20K, seed: int = 0):
+    """A tiny ``OneFormerForUniversalSegmentation`` (eval mode) and its processor."""
+    from transformers import (
+        OneFormerConfig,
+        OneFormerForUniversalSegmentation,
+        OneFormerImageProcessor,
+        OneFormerProcessor,
+        SwinConfig,
+    )
+
+    torch.manual_seed(seed)
+    tokenizer = clip_tokenizer()
+    backbone = SwinConfig(embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=4,
+                          out_features=["stage1", "stage2", "stage3", "stage4"])
+    config = OneFormerConfig(
+        backbone_config=backbone, num_queries=8, hidden_dim=32, conv_dim=32, mask_dim=32,
+        encoder_feedforward_dim=64, dim_feedforward=64, encoder_layers=1, decoder_layers=2,
+        num_attention_heads=2, text_encoder_width=32, text_encoder_num_layers=1,
+        text_encoder_vocab_size=len(tokenizer), text_encoder_proj_layers=1, query_dec_layers=1,
+        is_training=False, **_labels(labels))
+    model = OneFormerForUniversalSegmentation(config).eval()
+    image_processor = OneFormerImageProcessor(size={"shortest_edge": 128, "longest_edge": 256})
+    return model, OneFormerProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
 def save_checkpoint(model: Any, processor: Any, folder: str | Path) -> Path:
     """Write a model and its processor as a ``from_pretrained`` folder."""
     folder = Path(folder)
