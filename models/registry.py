@@ -30,6 +30,7 @@ def register(cls: type[Engine]) -> type[Engine]:
 def _load_builtin() -> None:
     # Importing the engine modules registers them.
     from .key import engine_key  # noqa: F401
+    from .person import engine_person  # noqa: F401
     from .track import engine_track  # noqa: F401
 
 

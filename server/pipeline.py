@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from pydantic import ValidationError
 
 from segmatte.client import __version__
@@ -39,7 +40,7 @@ from segmatte.client.events import (
 )
 from segmatte.models import registry
 from segmatte.models.engine import Engine, EngineError, EngineOptions
-from segmatte.models.finish.finisher import Finisher
+from segmatte.models.finish.stage import FinishStage
 from segmatte.models.frames import ClipInfo, Frame, Matte
 from segmatte.models.prompts import prompt_digest
 
@@ -172,6 +173,10 @@ def check_job(spec: JobSpec) -> JobPlan:
     if engine_cls.needs_objects and not spec.objects:
         raise SpecError(f"the {spec.engine} engine needs at least one object with prompts")
     engine_cls.check_ready(options, spec.model)
+    if spec.finish.refine == "vitmatte":
+        from segmatte.models.weights import cache
+
+        cache.require(spec.finish.refine_model)
     media = probe(spec.source)
     first, last = (spec.range.first, spec.range.last) if spec.range else (media.first, media.last)
     if first < media.first or last > media.last:
@@ -250,7 +255,11 @@ def _write_frame(plan: JobPlan, matte: Matte, metadata: dict[str, str | int]) ->
         digest = write_matte(path, alpha, channels=out.channels, compression=out.compression,
                              datatype=out.datatype, metadata=meta)
         files[layer] = (path, digest)
-    return FrameRecord.make(plan.folder, matte.number, files, matte.scores)
+    # An empty layer (the object left the frame, or the engine saw nothing) is
+    # flagged so an artist can find the frames to fix from the manifest.
+    flags = {layer: ["empty"] for layer in files
+             if not np.any(matte.layers.get(layer, matte.layer()))}
+    return FrameRecord.make(plan.folder, matte.number, files, matte.scores, flags)
 
 
 def _existing_record(plan: JobPlan, number: int) -> FrameRecord:
@@ -270,10 +279,8 @@ def run_job(spec: JobSpec, *, job_id: str, emit: Emit | None = None,
         plan = plan or check_job(spec)
     except (SpecError, MediaError, EngineError) as exc:
         return _finish(emit, Failed(job=job_id, reason=str(exc)))
-    tally = _Tally(total=plan.last - plan.first + 1)
-    written_here: list[Path] = []
     try:
-        return _run(plan, job_id, emit, cancel, device, tally, writers, written_here)
+        return _JobRun(plan, job_id, emit, cancel, device, writers).run()
     except (SpecError, MediaError, EngineError, WriteError, OSError, ValueError) as exc:
         return _finish(emit, Failed(job=job_id, reason=str(exc), frame=getattr(exc, "frame", None)))
     except Exception as exc:  # a bug: still a Failed event, with the type for the log
@@ -287,94 +294,126 @@ def _finish(emit: Emit, event: Event) -> Event:
     return event
 
 
-def _run(plan: JobPlan, job_id: str, emit: Emit, cancel: threading.Event, device: str,
-         tally: _Tally, writers: int, written_here: list[Path]) -> Event:
-    spec = plan.spec
-    plan.folder.mkdir(parents=True, exist_ok=True)
-    order = plan.order
-    done = {n for n in order if all(is_complete(p, plan.digest) for p in plan.paths(n).values())}
-    emit(Accepted(job=job_id, total=tally.total))
+class _JobRun:
+    """One run of a planned job: the stages wired together, and what they produced."""
 
-    engine = plan.engine_cls(plan.options, model=spec.model, device=device)
-    todo = order if engine.temporal else [n for n in order if n not in done]
-    clip = ClipInfo(width=plan.media.width, height=plan.media.height, fps=plan.media.fps or 0.0,
-                    first=plan.first, last=plan.last)
-    metadata = {"engine": spec.engine, "model": spec.model or "", "source": spec.source,
-                "prompts": prompt_digest(spec.objects), "job": plan.digest, "version": __version__}
-    finisher = Finisher(spec.finish, device=device)
-    records: dict[int, FrameRecord] = {}
+    def __init__(self, plan: JobPlan, job_id: str, emit: Emit, cancel: threading.Event,
+                 device: str, writers: int) -> None:
+        self.plan, self.job_id, self.emit, self.cancel = plan, job_id, emit, cancel
+        self.device, self.writers = device, writers
+        self.tally = _Tally(total=plan.last - plan.first + 1)
+        self.records: dict[int, FrameRecord] = {}
+        self.pending: deque[tuple[int, Future]] = deque()
+        spec = plan.spec
+        self.metadata = {"engine": spec.engine, "model": spec.model or "", "source": spec.source,
+                         "prompts": prompt_digest(spec.objects), "job": plan.digest,
+                         "version": __version__}
 
-    # Frames already on disk for a non-temporal engine are never decoded.
-    for n in order:
-        if n in done and not engine.temporal:
-            records[n] = _existing_record(plan, n)
-            tally.skipped += 1
-            tally.tick()
-            emit(FrameWritten(job=job_id, frame=n, paths=tuple(str(p) for p in plan.paths(n).values()),
-                              skipped=True))
+    # -- outcomes of one frame ------------------------------------------------
+    def skip(self, number: int) -> None:
+        """A frame already on disk and valid for this job (resume)."""
+        if number in self.records:
+            return
+        self.records[number] = _existing_record(self.plan, number)
+        self.tally.skipped += 1
+        self.tally.tick()
+        self.emit(FrameWritten(job=self.job_id, frame=number, skipped=True,
+                               paths=tuple(str(p) for p in self.plan.paths(number).values())))
 
-    readers: list = []
-    pending: deque[tuple[int, Future]] = deque()
+    def write(self, pool: WriterPool, matte: Matte) -> None:
+        future = pool.submit(_write_frame, self.plan, matte, self.metadata, frame=matte.number)
+        self.pending.append((matte.number, future))
+        self.collect(block=False)
 
-    def collect(block: bool) -> None:
-        while pending and (block or pending[0][1].done()):
-            number, fut = pending.popleft()
+    def collect(self, block: bool) -> None:
+        """Report finished writes in submission order (block: wait for all)."""
+        while self.pending and (block or self.pending[0][1].done()):
+            number, future = self.pending.popleft()
             try:
-                record = fut.result()
+                record = future.result()
             except Exception as exc:
                 exc.frame = number  # type: ignore[attr-defined]
                 raise
-            records[number] = record
-            tally.written += 1
-            tally.tick()
-            emit(FrameWritten(job=job_id, frame=number,
-                              paths=tuple(str(plan.folder / f.path) for f in record.files.values())))
-            _progress(emit, job_id, tally)
+            self.records[number] = record
+            self.tally.written += 1
+            self.tally.tick()
+            self.emit(FrameWritten(job=self.job_id, frame=number, paths=tuple(
+                str(self.plan.folder / f.path) for f in record.files.values())))
+            _progress(self.emit, self.job_id, self.tally)
 
-    cancelled = False
-    engine.open(clip, spec.objects, fetch=lambda n: read_frame(plan.media, n))
-    try:
-        with WriterPool(workers=writers, max_pending=4) as pool:
-            stream = engine.stream(_frames(plan.media, todo, readers))
-            try:
-                for matte in stream:
-                    if cancel.is_set():
-                        cancelled = True
-                        break
-                    matte = finisher.apply(matte)
-                    if matte.number in done:
-                        if matte.number not in records:
-                            records[matte.number] = _existing_record(plan, matte.number)
-                            tally.skipped += 1
-                            tally.tick()
-                            emit(FrameWritten(job=job_id, frame=matte.number, skipped=True,
-                                              paths=tuple(str(p) for p in plan.paths(matte.number).values())))
-                        continue
-                    pending.append((matte.number, pool.submit(_write_frame, plan, matte, metadata,
-                                                              frame=matte.number)))
-                    collect(block=False)
-                    if cancel.is_set():
-                        cancelled = True
-                        break
-            finally:
-                close = getattr(stream, "close", None)
-                if close:
-                    close()
-                for reader in readers:
-                    reader.close()
-                collect(block=True)  # in-flight writes finish: only whole frames stay
-    finally:
-        engine.close()
+    # -- the run ----------------------------------------------------------------
+    def run(self) -> Event:
+        plan, spec = self.plan, self.plan.spec
+        plan.folder.mkdir(parents=True, exist_ok=True)
+        order = plan.order
+        done = {n for n in order
+                if all(is_complete(p, plan.digest) for p in plan.paths(n).values())}
+        self.emit(Accepted(job=self.job_id, total=self.tally.total))
 
-    if cancelled:
-        return _finish(emit, Cancelled(job=job_id, written=tally.written))
-    _progress(emit, job_id, tally, force=True)
-    manifest = Manifest.make(spec=spec, job_id=job_id, digest=plan.digest, first=plan.first,
-                             last=plan.last, layers=plan.layers,
-                             frames=[records[n] for n in sorted(records)])
-    path = write_manifest(plan.manifest, manifest)
-    return _finish(emit, Done(job=job_id, manifest=str(path), written=tally.written,
-                              skipped=tally.skipped))
+        engine = plan.engine_cls(plan.options, model=spec.model, device=self.device)
+        stage = FinishStage(spec.finish, device=self.device)
+        # A frame's matte depends on earlier frames (temporal engine) or on its
+        # neighbours (reduce chatter): then every frame is fed, and only the
+        # writing of frames already on disk is skipped.
+        temporal = engine.temporal or spec.finish.temporal
+        if not temporal:
+            for n in order:
+                if n in done:
+                    self.skip(n)
+        todo = order if temporal else [n for n in order if n not in done]
+        clip = ClipInfo(width=plan.media.width, height=plan.media.height,
+                        fps=plan.media.fps or 0.0, first=plan.first, last=plan.last)
+
+        held: dict[int, Frame] = {}  # frames whose picture the finishing stage still needs
+
+        def tap(frames: Iterator[Frame]) -> Iterator[Frame]:
+            for frame in frames:
+                if stage.needs_frames:
+                    held[frame.number] = frame
+                yield frame
+
+        def finished(mattes: list[Matte], pool: WriterPool) -> None:
+            for matte in mattes:
+                if matte.number in done:
+                    self.skip(matte.number)
+                else:
+                    self.write(pool, matte)
+
+        readers: list = []
+        cancelled = False
+        engine.open(clip, spec.objects, fetch=lambda n: read_frame(plan.media, n))
+        try:
+            with WriterPool(workers=self.writers, max_pending=4) as pool:
+                stream = engine.stream(tap(_frames(plan.media, todo, readers)))
+                try:
+                    for matte in stream:
+                        if self.cancel.is_set():
+                            break
+                        finished(stage.push(held.pop(matte.number, None), matte), pool)
+                        if self.cancel.is_set():
+                            break
+                    else:
+                        finished(stage.flush(), pool)
+                    cancelled = self.cancel.is_set()
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close:
+                        close()
+                    for reader in readers:
+                        reader.close()
+                    self.collect(block=True)  # in-flight writes finish: only whole frames stay
+        finally:
+            engine.close()
+
+        if cancelled:
+            return _finish(self.emit, Cancelled(job=self.job_id, written=self.tally.written))
+        _progress(self.emit, self.job_id, self.tally, force=True)
+        manifest = Manifest.make(spec=spec, job_id=self.job_id, digest=plan.digest,
+                                 first=plan.first, last=plan.last, layers=plan.layers,
+                                 frames=[self.records[n] for n in sorted(self.records)])
+        path = write_manifest(plan.manifest, manifest)
+        return _finish(self.emit, Done(job=self.job_id, manifest=str(path),
+                                       written=self.tally.written, skipped=self.tally.skipped))
 
 
 def _progress(emit: Emit, job_id: str, tally: _Tally, force: bool = False) -> None:

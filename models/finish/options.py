@@ -7,12 +7,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Combine = Literal["union", "add", "subtract", "intersect"]
+Refine = Literal["none", "guided", "vitmatte"]
 
 
 class FinishOptions(BaseModel):
-    """Applied to every layer of every matte, in this order: combine,
-    threshold/softness, choke (+ shrinks, − grows), feather, clip black/white,
-    invert."""
+    """Applied to every layer of every matte, in this order: combine, refine
+    (soft edges from the picture), reduce chatter (temporal), threshold/softness,
+    choke (+ shrinks, − grows), feather, clip black/white, invert."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -27,6 +28,15 @@ class FinishOptions(BaseModel):
         None, description="merge several layers into one: union (max), add (clamped sum), "
         "subtract (first minus the rest), intersect (min)")
 
+    refine: Refine = Field("none", description="soft edges in a band around the matte's edge: "
+                           "guided (fast guided filter) or vitmatte (ViTMatte, needs its weights)")
+    refine_band: float = Field(8.0, ge=1.0, le=256.0, description="refine: band half-width, pixels")
+    refine_eps: float = Field(1e-4, gt=0.0, le=1.0, description="guided refine: regularisation")
+    refine_model: str = Field("vitmatte-small", min_length=1, description="vitmatte refine: model name")
+    chatter: float = Field(0.0, ge=0.0, le=1.0, description="reduce chatter: temporal smoothing "
+                           "along optical flow, strength 0 (off) to 1")
+    chatter_radius: int = Field(2, ge=1, le=4, description="reduce chatter: neighbours each side")
+
     @model_validator(mode="after")
     def _clip_order(self) -> FinishOptions:
         if self.clip_white <= self.clip_black:
@@ -38,3 +48,8 @@ class FinishOptions(BaseModel):
     @property
     def is_identity(self) -> bool:
         return self == FinishOptions()
+
+    @property
+    def temporal(self) -> bool:
+        """A frame's result depends on its neighbours (resume must feed every frame)."""
+        return self.chatter > 0

@@ -80,15 +80,18 @@ def is_current(record: ShotRecord | None, job: ShotJob) -> bool:
 
 
 def needs_run(record: ShotRecord | None, job: ShotJob, retry_failed: bool) -> bool:
-    """Done shots whose job manifest is still there stay done; failed ones wait for
-    ``--retry-failed``; everything else (new, pending, cancelled, changed) runs."""
+    """New, pending, cancelled and changed shots run; done shots whose job
+    manifest is still there stay done; failed ones wait for ``--retry-failed``
+    (also those that failed at the door, whose media may since have appeared)
+    unless their settings changed."""
+    if record is None:
+        return True
+    if record.state == "failed":
+        return retry_failed or bool(record.digest and not is_current(record, job))
     if not is_current(record, job):
         return True
-    assert record is not None
     if record.state == "done":
         return not (record.manifest and Path(record.manifest).is_file())
-    if record.state == "failed":
-        return retry_failed
     return True
 
 

@@ -25,7 +25,8 @@ from ..cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from ..media import MediaError
 from ..spec import FrameRange, JobSpec, SpecError, parse_spec
 
-FINISH_FLAGS = ("threshold", "softness", "choke", "feather", "clip_black", "clip_white")
+FINISH_FLAGS = ("threshold", "softness", "choke", "feather", "clip_black", "clip_white",
+                "refine", "refine_band", "chatter", "chatter_radius")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--mask", dest="masks", action="append", default=[], metavar="PATH@FRAME[:OBJ]",
                    help="a mask image (white = object) for a source frame; repeatable")
     f = p.add_argument_group("finishing")
+    f.add_argument("--refine", choices=("guided", "vitmatte"),
+                   help="soft edges from the picture in a band around the matte's edge")
+    f.add_argument("--refine-band", type=float, help="refine band half-width in pixels (default 8)")
+    f.add_argument("--chatter", type=float, metavar="STRENGTH",
+                   help="reduce chatter: smooth over time along optical flow, 0-1")
+    f.add_argument("--chatter-radius", type=int, help="reduce chatter: neighbours each side (1-4)")
     f.add_argument("--threshold", type=float, help="hard cut at this level (0-1)")
     f.add_argument("--softness", type=float, help="soft ramp width around the threshold (0-1)")
     f.add_argument("--choke", type=float, help="pixels; positive shrinks, negative grows")

@@ -9,7 +9,7 @@ README, see :func:`scripts_dir`)::
         segmatte_resolve/*.py                  the panel, spec, attach (stdlib only)
         vendor/segmatte/client/*.py            the protocol client (stdlib + pyzmq)
         segmatte_paths.json                    where this Python's pyzmq lives
-        install-record.json                    what we wrote (uninstall reads it)
+        install-record.json                    what we wrote and the folders we made
 
 User level only, nothing needs admin rights. Uninstall removes exactly the
 files in the record and then the folders we made if they are empty, so the
@@ -142,11 +142,10 @@ def install(scripts: Path) -> list[str]:
     made_dirs = set(record["dirs"])
     for rel, data in files.items():
         target = scripts / rel
-        for parent in reversed(Path(rel).parents[:-1]):
-            if not (scripts / parent).exists():
-                made_dirs.add(parent.as_posix())
-        if not scripts.exists():
-            made_dirs.add(".")
+        folder = target.parent
+        while not folder.exists():  # every folder we make, up to Resolve's own if missing
+            made_dirs.add(str(folder))
+            folder = folder.parent
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".segmatte-tmp")
         tmp.write_bytes(data)
@@ -174,7 +173,7 @@ def uninstall(scripts: Path) -> list[str]:
                    scripts / SUPPORT / "vendor" / "segmatte" / "client" / "__pycache__"):
         if folder.is_dir():  # Python made these when the scripts ran
             shutil.rmtree(folder, ignore_errors=True)
-    ours = {scripts / rel for rel in record["dirs"]} | {
+    ours = {Path(folder) for folder in record["dirs"]} | {
         scripts / SUPPORT / "segmatte_resolve", scripts / SUPPORT / "vendor" / "segmatte" / "client",
         scripts / SUPPORT / "vendor" / "segmatte", scripts / SUPPORT / "vendor", scripts / SUPPORT}
     for folder in sorted(ours, key=lambda p: len(p.parts), reverse=True):

@@ -240,3 +240,27 @@ def test_probe_prints_what_the_reader_sees(green_screen_clip):
     assert (info["first"], info["last"]) == (0, green_screen_clip.last)
     r = segmatte("probe", "/no/such/file.mov")
     assert r.returncode == 2 and "file.mov" in r.stderr
+
+
+def test_refine_and_reduce_chatter_through_the_cli(green_screen_clip, tmp_path):
+    plain = segmatte("matte", green_screen_clip, "--range", "0-7", "--out", tmp_path / "p",
+                     "--name", "m", "--threshold", "0.5")
+    assert plain.returncode == 0, plain.stderr
+    args = ("matte", green_screen_clip, "--range", "0-7", "--out", tmp_path / "f", "--name", "m",
+            "--threshold", "0.5", "--refine", "guided", "--chatter", "0.6", "--json")
+    r = segmatte(*args)
+    assert r.returncode == 0, r.stderr
+    assert exr_files(tmp_path / "f") == [f"m.{n:04d}.exr" for n in range(8)]
+    truth = clipgen.green_screen(4, green_screen_clip.width, green_screen_clip.height)[1]
+    hard, _, _ = read_exr(tmp_path / "p" / "m.0004.exr")
+    soft, _, _ = read_exr(tmp_path / "f" / "m.0004.exr")
+    assert not np.array_equal(hard, soft)
+    # refine turns the hard threshold's edge soft again: closer to the true coverage
+    edge = (truth > 0) & (truth < 1)
+    assert np.abs(soft[..., 3] - truth)[edge].mean() < np.abs(hard[..., 3] - truth)[edge].mean()
+    # reduce chatter looks at neighbours: a resume feeds every frame again
+    before = (tmp_path / "f" / "m.0005.exr").read_bytes()
+    (tmp_path / "f" / "m.0005.exr").unlink()
+    again = [json.loads(line) for line in segmatte(*args).stdout.splitlines()]
+    assert again[-1]["type"] == "done" and (again[-1]["written"], again[-1]["skipped"]) == (1, 7)
+    assert (tmp_path / "f" / "m.0005.exr").read_bytes() == before  # same neighbours, same matte

@@ -154,11 +154,11 @@ def _exchange(peer: RawPeer, batch: list[list[bytes]], sentinel: str,
     pong = False
     while not pong or len(replies) < want:
         msg = peer.recv(timeout=30.0)  # TimeoutError here = a hang
-        if msg.get("id") == sentinel and msg.get("type") == "pong":
+        if msg.get("id") == sentinel:  # pong, or hello_required for the anonymous peer
             pong = True
         else:
             replies.append(msg)
-    while peer.sock.poll(50):
+    while peer.sock.poll(10):
         replies.append(peer.recv(timeout=1.0))
     return replies
 

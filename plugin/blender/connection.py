@@ -1,0 +1,357 @@
+"""The link to the segmatte server: a background client, polled from a UI timer.
+
+Nothing here blocks Blender's UI thread. The vendored client (``.client``,
+stdlib + pyzmq) runs its own I/O thread; requests return futures, events land
+in a thread-safe queue. :func:`poll`, registered with ``bpy.app.timers``,
+runs on the UI thread: it hands finished replies to their callbacks, folds job
+events into :class:`JobWatch` records and the window manager's status
+properties, and redraws the panels. Tests call :func:`poll` themselves (timers
+never fire without an event loop).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import bpy
+
+from .client import events as ev
+from .client import paths
+from .client import protocol as P
+from .client.client import Client, ClientError
+
+POLL_BUSY_S = 0.1
+POLL_IDLE_S = 0.5
+NO_ANSWER_S = 3.0
+"""After this long without a welcome, the status says nobody answers (it keeps trying)."""
+SPAWN_WAIT_S = 60.0
+
+
+@dataclass
+class JobWatch:
+    """A job this Blender session submitted, and where its mattes go."""
+
+    job: str
+    target: dict[str, Any]
+    """What to attach to: {"kind": "CLIP"|"STRIP", "name", "scene", "shift", ...}."""
+    state: str = "queued"
+    done: int = 0
+    total: int = 0
+    fps: float = 0.0
+    eta_s: float | None = None
+    manifest: str = ""
+    reason: str = ""
+    frames: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    attached: bool = False
+    messages: list[tuple[str, str]] = field(default_factory=list)
+    """(level, text) said when the mattes were attached."""
+
+
+class Link:
+    """The one connection of this Blender session (module-level :data:`link`)."""
+
+    def __init__(self) -> None:
+        self.client: Client | None = None
+        self.state = "DISCONNECTED"
+        """DISCONNECTED, CONNECTING, CONNECTED, REFUSED."""
+        self.detail = ""
+        self.address = ""
+        self.engines: list[dict[str, Any]] = []
+        self.jobs: dict[str, JobWatch] = {}
+        self.active_job = ""
+        self.started_at = 0.0
+        self.spawned: subprocess.Popen | None = None
+        self.spawn_deadline = 0.0
+        self._spawn_prefs: Any = None
+        self._waiting: list[tuple[Any, Callable[[dict | None, Exception | None], None]]] = []
+        self._orphans: dict[str, list[ev.Event]] = {}
+        """Events of a job whose submit reply has not been handled yet."""
+        self.on_finished: Callable[[JobWatch], None] | None = None
+        """Run on the UI thread when a job ends (attach hooks itself here)."""
+
+    # --- connecting -------------------------------------------------------------
+
+    def connect(self, address: str | None = None, token: str | None = None) -> None:
+        """(Re)connect in the background; the status follows in :func:`poll`."""
+        self.disconnect()
+        name = f"blender {bpy.app.version_string}"
+        self.client = Client(address or None, token or None, name=name)
+        self.address = self.client.address
+        self.client.start()
+        self.state, self.detail = "CONNECTING", f"connecting to {self.address}"
+        self.started_at = time.monotonic()
+        ensure_timer()
+
+    def disconnect(self) -> None:
+        if self.client is not None:
+            self.client.close(timeout=0.5)
+        self.client = None
+        self.state, self.detail = "DISCONNECTED", ""
+        self.engines = []
+        for _, callback in self._waiting:
+            callback(None, ConnectionError("disconnected"))
+        self._waiting.clear()
+
+    @property
+    def connected(self) -> bool:
+        return self.client is not None and self.state == "CONNECTED"
+
+    def start_server(self, command: str, address: str | None, token: str | None) -> str:
+        """Start the server command in the background; connect once it has said where it is."""
+        args = shlex.split(command, posix=os.name != "nt")
+        if not args:
+            raise ValueError("the server command in the preferences is empty")
+        log = open(os.path.join(tempfile.gettempdir(), "segmatte-serve.log"), "ab")  # noqa: SIM115
+        try:
+            kwargs: dict[str, Any] = {"stdout": log, "stderr": log, "stdin": subprocess.DEVNULL}
+            if os.name == "nt":
+                kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+            else:
+                kwargs["start_new_session"] = True
+            self.spawned = subprocess.Popen(args, **kwargs)
+        finally:
+            log.close()
+        self.spawn_deadline = time.monotonic() + SPAWN_WAIT_S
+        self._spawn_prefs = (address, token)
+        self.state, self.detail = "CONNECTING", f"starting: {command}"
+        ensure_timer()
+        return log.name
+
+    # --- requests ----------------------------------------------------------------
+
+    def request(self, kind: str, callback: Callable[[dict | None, Exception | None], None],
+                **fields: Any) -> None:
+        """Send a request; ``callback(reply, error)`` runs on the UI thread in :func:`poll`."""
+        if self.client is None:
+            raise ConnectionError("not connected to the segmatte server")
+        self._waiting.append((self.client.request_async(kind, **fields), callback))
+        ensure_timer()
+
+    def submit(self, spec: dict[str, Any], target: dict[str, Any],
+               callback: Callable[[JobWatch | None, Exception | None], None]) -> None:
+        """Submit a job (subscribed to its events); ``callback(watch, error)``."""
+        import uuid
+
+        def then(reply: dict | None, error: Exception | None) -> None:
+            if error is not None:
+                callback(None, error)
+                return
+            watch = self.jobs.setdefault(reply["job"], JobWatch(reply["job"], target))
+            self.active_job = watch.job
+            callback(watch, None)
+            for event in self._orphans.pop(watch.job, []):
+                self._on_event(event)
+
+        self.request("submit", then, spec=spec, subscribe=True, key=uuid.uuid4().hex)
+
+    def cancel(self, job: str, callback: Callable[[dict | None, Exception | None], None]) -> None:
+        self.request("cancel", callback, job=job)
+
+    def refresh_engines(self) -> None:
+        def then(reply: dict | None, error: Exception | None) -> None:
+            if reply is not None:
+                self.engines = list(reply.get("engines", []))
+            else:
+                self.detail = f"cannot list engines: {error}"
+
+        self.request("engines", then)
+
+    def engine(self, name: str) -> dict[str, Any] | None:
+        return next((e for e in self.engines if e.get("name") == name), None)
+
+    # --- the UI-thread side ------------------------------------------------------
+
+    def poll(self) -> bool:
+        """Drain replies and events; True while something is still under way."""
+        self._poll_spawn()
+        if self.client is None:
+            return self.spawned is not None and self.spawn_deadline > 0
+        still = []
+        for future, callback in self._waiting:
+            if not future.done():
+                still.append((future, callback))
+                continue
+            try:
+                reply, error = future.result(), None
+            except (ClientError, ConnectionError, OSError, RuntimeError) as exc:
+                reply, error = None, exc
+            try:
+                callback(reply, error)
+            except Exception as exc:  # a callback bug must not kill the timer
+                self.detail = f"internal error: {exc}"
+        self._waiting = still
+        for _ in range(10_000):
+            try:
+                event = self.client.events.get_nowait()
+            except queue.Empty:
+                break
+            self._on_event(event)
+        if self.state == "CONNECTING" and time.monotonic() - self.started_at > NO_ANSWER_S:
+            self.detail = (f"no server answers at {self.address} (still trying); "
+                           "start one with Start Server or `segmatte serve`")
+        busy = bool(self._waiting) or self.state == "CONNECTING" or any(
+            w.state in ("queued", "running") for w in self.jobs.values())
+        return busy
+
+    def _poll_spawn(self) -> None:
+        if self.spawned is None or not self.spawn_deadline:
+            return
+        code = self.spawned.poll()
+        info = paths.read_json(paths.endpoint_path())
+        if info.get("pid") == self.spawned.pid or (code is None and info.get("address")):
+            self.spawn_deadline = 0.0
+            address, token = self._spawn_prefs
+            self.connect(address, token)
+        elif code is not None:
+            self.spawn_deadline = 0.0
+            self.state = "DISCONNECTED"
+            self.detail = (f"the server command exited with code {code}; see "
+                           f"{os.path.join(tempfile.gettempdir(), 'segmatte-serve.log')}")
+        elif time.monotonic() > self.spawn_deadline:
+            self.spawn_deadline = 0.0
+            self.state, self.detail = "DISCONNECTED", "the server did not start in time"
+
+    def _on_event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Connection):
+            if event.state == "connected":
+                self.state, self.detail = "CONNECTED", f"connected to {self.address}"
+                self.refresh_engines()
+            elif event.state == "refused":
+                self.state, self.detail = "REFUSED", f"refused: {event.detail}"
+            else:
+                self.state, self.detail = "CONNECTING", event.detail
+                self.started_at = time.monotonic()
+            return
+        watch = self.jobs.get(event.job)
+        if watch is None:
+            if len(self._orphans) < 100:
+                self._orphans.setdefault(event.job, []).append(event)
+            return
+        if isinstance(event, ev.JobState):
+            watch.state, watch.done, watch.total = event.state, event.done, event.total
+            watch.manifest = event.manifest or watch.manifest
+            watch.reason = event.reason or watch.reason
+        elif isinstance(event, ev.Accepted):
+            watch.state, watch.total = "running", event.total
+        elif isinstance(event, ev.Progress):
+            watch.state = "running"
+            watch.done, watch.total, watch.fps, watch.eta_s = (event.done, event.total,
+                                                               event.fps, event.eta_s)
+        elif isinstance(event, ev.FrameWritten):
+            watch.frames[event.frame] = tuple(event.paths)
+        elif isinstance(event, ev.Done):
+            watch.state, watch.manifest = "done", event.manifest
+            watch.done = max(watch.done, event.written + event.skipped)
+        elif isinstance(event, ev.Failed):
+            watch.state, watch.reason = "failed", event.reason
+        elif isinstance(event, ev.Cancelled):
+            watch.state = "cancelled"
+        if watch.state in P.FINISHED_STATES and not watch.attached:
+            watch.attached = True
+            if self.on_finished is not None:
+                try:
+                    self.on_finished(watch)
+                except Exception as exc:  # say it, never a traceback in the UI
+                    watch.messages.append(("ERROR", f"attaching the mattes failed: {exc}"))
+
+
+link = Link()
+
+
+# --- preferences → address and token ----------------------------------------------
+
+
+def address_and_token(prefs: Any) -> tuple[str | None, str | None]:
+    """From the add-on preferences: an explicit address (or None = find it) and token."""
+    address = None
+    if prefs is not None and prefs.use_custom_address:
+        host = prefs.host.strip() or "127.0.0.1"
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        address = f"tcp://{host}:{prefs.port}"
+    token = None
+    if prefs is not None and prefs.token_path.strip():
+        try:
+            with open(bpy.path.abspath(prefs.token_path.strip()), encoding="utf-8") as fh:
+                token = fh.read().strip() or None
+        except OSError:
+            token = None
+    return address, token
+
+
+def default_token_path() -> str:
+    return str(paths.token_path())
+
+
+# --- the timer ---------------------------------------------------------------------
+
+
+def poll() -> float | None:
+    """The ``bpy.app.timers`` function: returns the delay until the next call."""
+    try:
+        busy = link.poll()
+    except Exception as exc:  # keep the timer alive, say what happened
+        link.detail = f"internal error: {exc}"
+        busy = False
+    _push_status()
+    _redraw()
+    return POLL_BUSY_S if busy else POLL_IDLE_S
+
+
+def ensure_timer() -> None:
+    if not bpy.app.timers.is_registered(poll):
+        bpy.app.timers.register(poll, first_interval=POLL_BUSY_S, persistent=True)
+
+
+def stop_timer() -> None:
+    if bpy.app.timers.is_registered(poll):
+        bpy.app.timers.unregister(poll)
+
+
+def _push_status() -> None:
+    wm = getattr(bpy.context, "window_manager", None)
+    status = getattr(wm, "segmatte", None)
+    if status is None:
+        return
+    status.connection = link.state
+    status.detail = link.detail[:1000]
+    watch = link.jobs.get(link.active_job)
+    if watch is None:
+        return
+    status.job = watch.job
+    status.job_state = watch.state
+    status.done, status.total = watch.done, watch.total
+    status.progress = watch.done / watch.total if watch.total else 0.0
+    status.fps = watch.fps
+    status.reason = watch.reason[:1000]
+    status.messages = "\n".join(text for _, text in watch.messages)[:2000]
+
+
+def _redraw() -> None:
+    wm = getattr(bpy.context, "window_manager", None)
+    if wm is None:
+        return
+    for window in wm.windows:
+        for area in window.screen.areas:
+            if area.type in ("CLIP_EDITOR", "SEQUENCE_EDITOR", "NODE_EDITOR"):
+                area.tag_redraw()
+
+
+def shutdown() -> None:
+    """On unregister: stop the timer and the client thread (a started server keeps running)."""
+    stop_timer()
+    link.disconnect()
+    link.jobs.clear()
+    link.on_finished = None
+
+
+def python_tag() -> str:
+    return f"cp{sys.version_info.major}{sys.version_info.minor}"
