@@ -19,12 +19,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from segmatte.client.events import Cancelled, Event, Failed, event_from_dict
+from segmatte.client.events import Cancelled, Event, Failed, Progress, event_from_dict
 
 from .driver import Reporter
 from .plan import ShotJob
 
 CANCEL_GRACE_S = 60.0
+PROGRESS_POLL_S = 0.5
 
 
 class EngineKeeper:
@@ -79,6 +80,7 @@ class ShotWorker:
         self.device = device
         self.keeper = EngineKeeper()
         self.cancels: dict[str, threading.Event] = {}
+        self.done: dict[str, int] = {}
         self.shots = 0
 
     def run(self, spec: dict[str, Any], job_id: str) -> dict[str, Any]:
@@ -93,12 +95,23 @@ class ShotWorker:
         except (SpecError, MediaError, ValueError, RuntimeError) as exc:
             return Failed(job=job_id, reason=str(exc)).to_dict()
         plan = replace(plan, engine_cls=self.keeper.factory(plan.engine_cls))
+
+        def emit(event: Event) -> None:
+            if isinstance(event, Progress):
+                self.done[job_id] = event.done
+
         try:
-            event = run_job(parsed, job_id=job_id, cancel=cancel, device=self.device, plan=plan)
+            event = run_job(parsed, job_id=job_id, emit=emit, cancel=cancel, device=self.device,
+                            plan=plan)
         finally:
             self.cancels.pop(job_id, None)
+            self.done.pop(job_id, None)
         self.shots += 1
         return event.to_dict()
+
+    def progress(self, job_id: str) -> int:
+        """Frames of ``job_id`` done so far (the second actor thread answers while it runs)."""
+        return self.done.get(job_id, 0)
 
     def cancel(self, job_id: str) -> None:
         self.cancels.setdefault(job_id, threading.Event()).set()
@@ -193,11 +206,22 @@ class RayRunner:
                 reporter.started(job)
             if not running:
                 break
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=PROGRESS_POLL_S)
+            if not ready:
+                self._poll_progress(running, reporter)
             for ref in ready:
                 job, worker = running.pop(ref)
                 idle.append(worker)
                 reporter.finished(job, self._result(ref, job))
+
+    def _poll_progress(self, running: dict[Any, tuple[ShotJob, Any]], reporter: Reporter) -> None:
+        asks = {w.progress.remote(job.job_id): job for job, w in running.values()}
+        ready, _ = self.ray.wait(list(asks), num_returns=len(asks), timeout=PROGRESS_POLL_S)
+        for ref in ready:
+            try:
+                reporter.progress(asks[ref], int(self.ray.get(ref)))
+            except self.ray.exceptions.RayError:
+                pass
 
     def _result(self, ref: Any, job: ShotJob) -> Event:
         try:

@@ -156,10 +156,11 @@ def run(args: argparse.Namespace) -> int:
             outcome["error"] = exc
 
     def on_signal(_signum: int, _frame: object) -> None:
-        if not stop.is_set():
-            stop.set()
-            view.note("stopping: running shots finish their frames in flight; "
-                      "run the same command again to resume")
+        if stop.is_set():  # a second Ctrl-C: leave now (frames are written whole or not at all)
+            raise KeyboardInterrupt
+        stop.set()
+        view.note("stopping: running shots finish their frames in flight (Ctrl-C again to "
+                  "leave at once); run the same command again to resume")
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     worker = threading.Thread(target=work, name="segmatte-batch", daemon=True)

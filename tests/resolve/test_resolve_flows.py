@@ -7,7 +7,7 @@ from pathlib import Path
 import clipgen
 import fake_resolve as fr
 import pytest
-from conftest import LAUNCHER, H, Host, W, artist
+from resolvekit import LAUNCHER, H, Host, W, artist
 from serverkit import ServerProcess, free_port
 
 

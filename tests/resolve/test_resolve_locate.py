@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import HERE, LAUNCHER
+from resolvekit import HERE, LAUNCHER
 
 from segmatte.server.installers import resolve as installer
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import fake_resolve as fr
 import pytest
-from conftest import DURATION, FRAMES, H, LAUNCHER, LEFT_OFFSET, RECORD_START, W, Host, artist
+from resolvekit import DURATION, FRAMES, LAUNCHER, LEFT_OFFSET, RECORD_START, H, Host, W, artist
 
 FIRST, LAST = LEFT_OFFSET, LEFT_OFFSET + DURATION - 1
 
