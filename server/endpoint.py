@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
+
 from segmatte.client import __version__
 from segmatte.client import protocol as P
-from segmatte.client.events import Cancelled, Event
+from segmatte.client.events import Cancelled, Event, Failed
 from segmatte.client.protocol import Code, ProtocolError, Request
 
 from .auth import PathGuard, ensure_token, token_matches
@@ -201,14 +202,12 @@ class Server:
         for row in self.journal.unfinished():
             job = Job.from_row(row)
             job.state = "queued"
+            self.table.add(job)
             try:
                 job.spec = parse_spec(row.spec)
-            except SpecError as exc:
-                self.table.add(job)
-                job.state = "running"
-                self.table.apply(job.id, _failed(job.id, f"cannot resume: {exc}"))
+            except SpecError as exc:  # written by an older version that read specs differently
+                self.table.apply(job.id, Failed(job=job.id, reason=f"cannot resume: {exc}"))
                 continue
-            self.table.add(job)
             self.journal.set_state(job.id, "queued")
             self.queue.put(job.id, job.priority, (job.spec, job.cancel))
             log.info("resuming job %s", job.id)
@@ -519,8 +518,3 @@ class Server:
                     peer.subs.discard(job_id)
             self.subs.pop(job_id, None)
 
-
-def _failed(job: str, reason: str) -> Event:
-    from segmatte.client.events import Failed
-
-    return Failed(job=job, reason=reason)

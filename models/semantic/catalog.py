@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # imported lazily: weights.catalog imports this module to bui
 
 _SEGFORMER_LICENCE = "NVIDIA Source Code License (non-commercial)"
 _SEGFORMER_URL = "https://github.com/NVlabs/SegFormer/blob/master/LICENSE"
-_MASK2FORMER_LICENCE = "MIT (upstream Mask2Former)"
+_MASK2FORMER_LICENCE = "MIT"  # the hub cards say "other"; the upstream code and weights are MIT
 _ONEFORMER_LICENCE = "MIT"
 _FILES = ("*.json", "*.safetensors", "*.txt")
 _REQUIRED = ("config.json", "preprocessor_config.json", "model.safetensors")

@@ -45,26 +45,46 @@ def scaled_size(height: int, width: int, max_size: int | None) -> tuple[int, int
     return max(1, round(height * s)), max(1, round(width * s))
 
 
-def infer_probabilities(segmenter: Segmenter, image: np.ndarray, selections: Sequence[Selection],
-                        *, max_size: int | None = None, tile_size: int | None = None,
-                        overlap: int = 0) -> np.ndarray:
-    """K×H×W float32 probabilities of ``selections`` for one H×W×3 image in [0, 1]."""
+def scaled_probabilities(segmenter: Segmenter, image: np.ndarray,
+                         selections: Sequence[Selection], *, max_size: int | None = None,
+                         tile_size: int | None = None, overlap: int = 0
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(the image scaled to ``max_size``, K×h×w float32 probabilities at that size)."""
     height, width = image.shape[:2]
     h, w = scaled_size(height, width, max_size)
     small = image if (h, w) == (height, width) else cv2.resize(
         image, (w, h), interpolation=cv2.INTER_AREA)
     if tile_size is not None and (h > tile_size or w > tile_size):
         blender = TileBlender(len(selections), h, w, overlap)
-        for tile in tile_grid(h, w, tile_size, overlap):
-            crop = np.ascontiguousarray(small[tile.y0:tile.y1, tile.x0:tile.x1])
-            blender.add(tile, segmenter.probabilities(crop, selections))
+        tiles = tile_grid(h, w, tile_size, overlap)  # all of one size: they batch
+        batch = segmenter.batch_size(tiles[0].height, tiles[0].width)
+        for i in range(0, len(tiles), batch):
+            group = tiles[i:i + batch]
+            crops = [np.ascontiguousarray(small[t.y0:t.y1, t.x0:t.x1]) for t in group]
+            for tile, probs in zip(group, segmenter.probabilities_batch(crops, selections),
+                                   strict=True):
+                blender.add(tile, probs)
         probs = blender.result()
     else:
         probs = segmenter.probabilities(small, selections)
-    if (h, w) != (height, width):
-        probs = np.stack([cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR)
-                          for p in probs])
-    return np.clip(probs, 0.0, 1.0, out=probs)
+    return small, np.clip(probs, 0.0, 1.0, out=probs)
+
+
+def upsample(probs: np.ndarray, height: int, width: int) -> np.ndarray:
+    """K×h×w → K×H×W with a smooth (bilinear, pixel-centre aligned) resize."""
+    if probs.shape[1:] == (height, width):
+        return probs
+    return np.stack([np.clip(cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR),
+                             0.0, 1.0) for p in probs])
+
+
+def infer_probabilities(segmenter: Segmenter, image: np.ndarray, selections: Sequence[Selection],
+                        *, max_size: int | None = None, tile_size: int | None = None,
+                        overlap: int = 0) -> np.ndarray:
+    """K×H×W float32 probabilities of ``selections`` for one H×W×3 image in [0, 1]."""
+    _, probs = scaled_probabilities(segmenter, image, selections, max_size=max_size,
+                                    tile_size=tile_size, overlap=overlap)
+    return upsample(probs, *image.shape[:2])
 
 
 @register
@@ -126,27 +146,45 @@ class SemanticEngine(Engine):
 
     # ------------------------------------------------------------------ streaming
 
-    def matte(self, frame: Frame) -> Matte:
-        """The unsmoothed matte of one frame."""
+    def _scaled(self, frame: Frame) -> tuple[np.ndarray, Matte]:
+        """(scaled image, matte at inference size) of one frame."""
         if self._segmenter is None:
             raise EngineError("the semantic engine was not opened")
         o = self.options
-        probs = infer_probabilities(self._segmenter, frame.image, self._selections,
-                                    max_size=o.max_size, tile_size=o.tile_size, overlap=o.overlap)
-        return Matte(frame.number, {s.layer: p for s, p in zip(self._selections, probs)})
+        try:
+            small, probs = scaled_probabilities(self._segmenter, frame.image, self._selections,
+                                                max_size=o.max_size, tile_size=o.tile_size,
+                                                overlap=o.overlap)
+        except EngineError:
+            raise
+        except Exception as exc:  # name the frame, for the job's Failed event
+            raise EngineError(f"semantic segmentation failed on frame {frame.number}: "
+                              f"{exc}") from exc
+        layers = {s.layer: p for s, p in zip(self._selections, probs, strict=True)}
+        return small, Matte(frame.number, layers)
+
+    @staticmethod
+    def _full(matte: Matte, size: tuple[int, int]) -> Matte:
+        layers = dict(zip(matte.layers, upsample(np.stack(list(matte.layers.values())), *size),
+                          strict=True))
+        return Matte(matte.number, layers, matte.scores)
+
+    def matte(self, frame: Frame) -> Matte:
+        """The unsmoothed matte of one frame, at source size."""
+        return self._full(self._scaled(frame)[1], frame.image.shape[:2])
 
     def stream(self, frames: Iterable[Frame]) -> Iterator[Matte]:
+        # Smoothing runs at inference size (flow, warps: up to ~4x fewer pixels
+        # than 1080p), before the one upsampling to source size.
+        sizes: dict[int, tuple[int, int]] = {}
         for frame in frames:
-            try:
-                matte = self.matte(frame)
-            except EngineError:
-                raise
-            except Exception as exc:  # the frame it concerns, for the job's Failed event
-                raise EngineError(f"semantic segmentation failed on frame {frame.number}: "
-                                  f"{exc}") from exc
+            small, matte = self._scaled(frame)
             if self._smoother is None:
-                yield matte
-            else:
-                yield from self._smoother.push(frame.image, matte)
+                yield self._full(matte, frame.image.shape[:2])
+                continue
+            sizes[frame.number] = frame.image.shape[:2]
+            for done in self._smoother.push(small, matte):
+                yield self._full(done, sizes.pop(done.number))
         if self._smoother is not None:
-            yield from self._smoother.flush()
+            for done in self._smoother.flush():
+                yield self._full(done, sizes.pop(done.number))

@@ -82,23 +82,37 @@ class Segmenter:
         return {int(k): v for k, v in self.model.config.id2label.items()}
 
     @torch.inference_mode()
-    def scores(self, image: np.ndarray, size: tuple[int, int] | None = None) -> torch.Tensor:
-        """The post-processing's class scores (C×h×w) for one H×W×3 float image
-        in [0, 1], resized to ``size`` (h, w; default the image's size)."""
-        h, w = image.shape[:2]
+    def scores(self, images: Sequence[np.ndarray], size: tuple[int, int] | None = None
+               ) -> list[torch.Tensor]:
+        """The post-processing's class scores (C×h×w each) for H×W×3 float images
+        in [0, 1] of one size, resized to ``size`` (h, w; default the images' size)."""
+        h, w = images[0].shape[:2]
         extra = FAMILIES[self.family][3]
+        if extra.get("task_inputs"):
+            extra = {**extra, "task_inputs": extra["task_inputs"] * len(images)}
         # float pixels already in [0, 1]: no 1/255 rescale
-        inputs = self.processor(images=[image], return_tensors="pt", do_rescale=False, **extra)
+        inputs = self.processor(images=list(images), return_tensors="pt", do_rescale=False,
+                                **extra)
         dtype = next(self.model.parameters()).dtype
         inputs = {k: (v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device))
                   for k, v in inputs.items() if isinstance(v, torch.Tensor)}
         outputs = self.model(**inputs)
-        post = getattr(self.processor, "post_process_semantic_segmentation")
-        result = post(outputs, target_sizes=[size or (h, w)], return_segmentation_scores=True)[0]
-        return result["segmentation_scores"]
+        results = self.processor.post_process_semantic_segmentation(
+            outputs, target_sizes=[size or (h, w)] * len(images), return_segmentation_scores=True)
+        return [r["segmentation_scores"] for r in results]
 
     def probabilities(self, image: np.ndarray, selections: Sequence[Selection],
                       size: tuple[int, int] | None = None) -> np.ndarray:
         """K×h×w float32 probabilities of the selections (see the module docstring)."""
-        probs = activate(self.scores(image, size), self.activation)
-        return gather(probs, selections).cpu().numpy().astype(np.float32, copy=False)
+        return self.probabilities_batch([image], selections, size)[0]
+
+    def probabilities_batch(self, images: Sequence[np.ndarray], selections: Sequence[Selection],
+                            size: tuple[int, int] | None = None) -> list[np.ndarray]:
+        """:meth:`probabilities` of several images of one size (tiles) in one model call."""
+        return [gather(activate(s, self.activation), selections).cpu().numpy()
+                .astype(np.float32, copy=False) for s in self.scores(images, size)]
+
+    def batch_size(self, height: int, width: int, budget: int = 1 << 26) -> int:
+        """How many images of this size to run at once: the post-processing holds
+        C×h×w scores per image, kept under ``budget`` floats (256 MB)."""
+        return max(1, budget // (len(self.model.config.id2label) * height * width))

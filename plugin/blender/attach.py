@@ -127,8 +127,9 @@ def compositor_tree(scene: bpy.types.Scene):
     scene.use_nodes = True
     tree = scene.node_tree
     if fresh:
-        # The default tree's Render Layers would render the (empty) 3D scene for nothing.
-        for node in [n for n in tree.nodes if n.bl_idname == "CompositorNodeRLayers"]:
+        # The default tree (Render Layers → [Reroute →] Composite, Viewer) would render the
+        # 3D scene for nothing: keep only its Composite node.
+        for node in [n for n in tree.nodes if n.bl_idname != "CompositorNodeComposite"]:
             tree.nodes.remove(node)
     out = next((n for n in tree.nodes if n.bl_idname == "CompositorNodeComposite"), None)
     if out is None:

@@ -50,6 +50,9 @@ class JobWatch:
     eta_s: float | None = None
     manifest: str = ""
     reason: str = ""
+    written: int = 0
+    skipped: int = 0
+    """Frames already on disk from an earlier run (resume)."""
     frames: dict[int, tuple[str, ...]] = field(default_factory=dict)
     attached: bool = False
     messages: list[tuple[str, str]] = field(default_factory=list)
@@ -250,6 +253,7 @@ class Link:
             watch.frames[event.frame] = tuple(event.paths)
         elif isinstance(event, ev.Done):
             watch.state, watch.manifest = "done", event.manifest
+            watch.written, watch.skipped = event.written, event.skipped
             watch.done = max(watch.done, event.written + event.skipped)
         elif isinstance(event, ev.Failed):
             watch.state, watch.reason = "failed", event.reason

@@ -5,8 +5,6 @@ their answers arrive in the ``connection.poll`` timer. Problems are reported
 with ``self.report`` in one sentence, never as a traceback.
 """
 
-# ruff: noqa: F821, UP037
-
 from __future__ import annotations
 
 import json
@@ -16,7 +14,7 @@ import shlex
 import tempfile
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import EnumProperty
 
 from . import attach, preferences, prompts, sources
 from .connection import JobWatch, address_and_token, ensure_timer, link

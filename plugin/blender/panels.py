@@ -1,7 +1,5 @@
 """Sidebar panels: Movie Clip Editor (Clip view) and Sequencer, tab "segmatte"."""
 
-# ruff: noqa: F821
-
 from __future__ import annotations
 
 import bpy

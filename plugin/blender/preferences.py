@@ -1,7 +1,5 @@
 """Add-on preferences: where the server is, the token, how to start it, where mattes go."""
 
-# ruff: noqa: F821, UP037
-
 from __future__ import annotations
 
 import bpy

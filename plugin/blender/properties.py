@@ -1,9 +1,6 @@
 """Properties: per-scene job settings (``scene.segmatte``) and the session's status
 (``window_manager.segmatte``, not saved)."""
 
-# Blender declares properties as class annotations.
-# ruff: noqa: F821, UP037
-
 from __future__ import annotations
 
 import bpy

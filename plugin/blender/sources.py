@@ -178,7 +178,7 @@ def from_strip(scene: bpy.types.Scene, strip) -> Source:
     if strip is None:
         raise SourceError("no active strip: select a movie or image strip in the sequencer")
     start, left, right = strip_timing(strip)
-    offset = int(strip.animation_offset_start)
+    offset = int(_prop(strip, "content_trim_start", "animation_offset_start"))
     if strip.type == "MOVIE":
         path = _abspath(strip.filepath)
         if not os.path.exists(path):

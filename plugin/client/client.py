@@ -512,6 +512,9 @@ class Client:
         elif seq <= link.subs.get(job, 0):
             return  # seen before a reconnect
         else:
+            if 0 < link.subs.get(job, 0) < seq - 1:
+                # A gap: the server dropped events (our queue was full). Ask for the state.
+                self._send_raw(P.request("subscribe", f"{self._prefix}-resub-{job}", job=job))
             link.subs[job] = seq
         if event.type in TERMINAL_TYPES:
             link.subs.pop(job, None)

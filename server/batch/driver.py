@@ -104,6 +104,12 @@ def prepare(shots: list[Shot], settings: BatchSettings, manifest: mf.BatchManife
             continue
         try:
             spec = shot_spec(shot, settings)
+            if prior is not None and shot.first is not None and shot.last is not None and \
+                    not needs_run(prior, ShotJob(shot, spec, shot.first, shot.last), retry_failed):
+                # kept as it is: no need to probe the media and read every frame's header again
+                manifest.shots[shot.id] = prior
+                kept.append(prior)
+                continue
             plan = check_job(spec) if check else None
         except (SpecError, MediaError, EngineError, ValueError) as exc:
             rec = record_for(shot, None, settings, prior)
@@ -175,6 +181,13 @@ def run_batch(shots: list[Shot], settings: BatchSettings, runner: Runner, *,
     """Run a batch to its end (or until ``stop``); the manifest records every shot."""
     view = view or NullView()
     stop = stop or threading.Event()
+    with mf.locked(settings.output):
+        return _run_batch(shots, settings, runner, input_path, view, retry_failed, stop, before_run)
+
+
+def _run_batch(shots: list[Shot], settings: BatchSettings, runner: Runner, input_path: str,
+               view: View, retry_failed: bool, stop: threading.Event,
+               before_run: Callable[[list[ShotJob]], None] | None) -> BatchResult:
     manifest = mf.load(settings.output) or empty_manifest(input_path, settings)
     manifest.input = input_path or manifest.input
     manifest.runner = runner.name

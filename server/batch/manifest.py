@@ -9,15 +9,18 @@ are re-checked by the pipeline when a shot runs again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 MANIFEST_NAME = "segmatte-batch.json"
+LOCK_NAME = ".segmatte-batch.lock"
 VERSION = 1
 
 State = Literal["pending", "running", "done", "failed", "cancelled"]
@@ -113,3 +116,29 @@ def save(manifest: BatchManifest) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+class BatchBusyError(RuntimeError):
+    """Another batch writes into the same output folder."""
+
+
+@contextlib.contextmanager
+def locked(output: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock on the output folder: two batches must not share a manifest."""
+    folder = Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_NAME, "a+") as fh:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock; one batch per folder is then up to the user
+            yield
+            return
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BatchBusyError(f"another segmatte batch is writing into {folder}; wait for it "
+                                 "or choose another --out") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -30,6 +30,9 @@ from .plan import ShotJob
 
 CANCEL_GRACE_S = 60.0
 """How long an interrupted batch waits for the server to confirm its cancels."""
+LOST_AFTER_S = 120.0
+"""How long the server may stay unreachable before its running shots count as failed
+(the client reconnects meanwhile; a restarted server resumes its jobs from the journal)."""
 
 
 class InProcessRunner:
@@ -73,7 +76,20 @@ class ServerRunner:
         live: dict[str, ShotJob] = {}
         started: set[str] = set()
         cancel_sent_at: float | None = None
+        lost_since: float | None = None
         while waiting or live:
+            if self.client.connected:
+                lost_since = None
+            elif lost_since is None:
+                lost_since = time.monotonic()
+            elif time.monotonic() - lost_since > LOST_AFTER_S:
+                for job in live.values():
+                    reporter.finished(job, Failed(job=job.job_id, reason=(
+                        f"the server stopped answering for {LOST_AFTER_S:g} s; run the batch "
+                        "again with --retry-failed to resume")))
+                for job in waiting:
+                    reporter.finished(job, Cancelled(job=job.job_id))
+                return
             if stop.is_set():
                 waiting.clear()
                 if cancel_sent_at is None:
@@ -141,14 +157,18 @@ def _terminal_from_state(state: JobState) -> Event | None:
     return None
 
 
-def connect(address: str | None = None, timeout: float = 10.0) -> Any:
-    """A connected client of the local server; raises ConnectionError with one sentence."""
-    from segmatte.client.client import Client, ClientError
+def connect(address: str | None = None, start_if_needed: bool = True) -> Any:
+    """A client of the local server, starting one in the background when none answers
+    (as ``segmatte matte --server`` does); raises ConnectionError with one sentence."""
+    from rich.console import Console
 
-    client = Client(address, name="segmatte batch")
+    from segmatte.client.client import ClientError
+
+    from ..commands.remote import connect_or_start
+
     try:
-        client.connect(timeout=timeout)
-    except (TimeoutError, ClientError) as exc:
-        client.close()
+        return connect_or_start(address, start_if_needed, Console(stderr=True))
+    except ClientError as exc:
+        raise ConnectionError(f"{exc.message}; or pass --local to run the batch in this process") from None
+    except ConnectionError as exc:
         raise ConnectionError(f"{exc}; or pass --local to run the batch in this process") from None
-    return client

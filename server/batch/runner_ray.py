@@ -133,6 +133,10 @@ class RaySettings:
     """Torch device inside workers; None: ``cuda`` when ``num_gpus`` > 0, else ``cpu``."""
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def _ray() -> Any:
     try:
         import ray
@@ -176,11 +180,15 @@ class RayRunner:
         self.settings = settings
         self.ray = ensure_ray(settings)
         ray = self.ray
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if settings.num_gpus > gpus:
+            raise RuntimeError(f"each Ray worker asks for {settings.num_gpus:g} GPU but the cluster "
+                               f"has {gpus:g}; pass --num-gpus 0 to run on CPUs")
         count = worker_count(ray, settings)
-        device = settings.device or ("cuda" if settings.num_gpus > 0 else "cpu")
-        actor = ray.remote(ShotWorker).options(num_gpus=settings.num_gpus,
-                                               num_cpus=settings.num_cpus, max_concurrency=2)
-        self.workers = [actor.remote(device) for _ in range(count)]
+        self.device = settings.device or ("cuda" if settings.num_gpus > 0 else "cpu")
+        self.actor = ray.remote(ShotWorker).options(num_gpus=settings.num_gpus,
+                                                    num_cpus=settings.num_cpus, max_concurrency=2)
+        self.workers = [self.actor.remote(self.device) for _ in range(count)]
 
     def run(self, jobs: list[ShotJob], reporter: Reporter, stop: threading.Event) -> None:
         ray = self.ray
@@ -211,8 +219,9 @@ class RayRunner:
                 self._poll_progress(running, reporter)
             for ref in ready:
                 job, worker = running.pop(ref)
-                idle.append(worker)
-                reporter.finished(job, self._result(ref, job))
+                event, alive = self._result(ref, job)
+                idle.append(worker if alive else self._replace(worker))
+                reporter.finished(job, event)
 
     def _poll_progress(self, running: dict[Any, tuple[ShotJob, Any]], reporter: Reporter) -> None:
         asks = {w.progress.remote(job.job_id): job for job, w in running.values()}
@@ -223,13 +232,24 @@ class RayRunner:
             except self.ray.exceptions.RayError:
                 pass
 
-    def _result(self, ref: Any, job: ShotJob) -> Event:
+    def _result(self, ref: Any, job: ShotJob) -> tuple[Event, bool]:
+        """The shot's terminal event, and whether its worker is still alive."""
+        errors = self.ray.exceptions
         try:
-            return event_from_dict(self.ray.get(ref))
-        except self.ray.exceptions.TaskCancelledError:
-            return Cancelled(job=job.job_id)
-        except self.ray.exceptions.RayError as exc:
-            return Failed(job=job.job_id, reason=f"the Ray worker failed: {str(exc).splitlines()[0]}")
+            return event_from_dict(self.ray.get(ref)), True
+        except errors.TaskCancelledError:
+            return Cancelled(job=job.job_id), True
+        except errors.RayActorError as exc:
+            return Failed(job=job.job_id, reason="the Ray worker died while running this shot "
+                          f"({_first_line(exc)})"), False
+        except errors.RayError as exc:
+            return Failed(job=job.job_id, reason=f"the Ray worker failed: {_first_line(exc)}"), True
+
+    def _replace(self, dead: Any) -> Any:
+        """A fresh actor in place of one that died (out of memory, node lost)."""
+        fresh = self.actor.remote(self.device)
+        self.workers = [fresh if w is dead else w for w in self.workers]
+        return fresh
 
     def stats(self) -> list[dict[str, int]]:
         return self.ray.get([w.stats.remote() for w in self.workers])

@@ -285,8 +285,9 @@ def _sensed_rate(uses: list[_Use]) -> float | None:
                 fps = probe(use.source).fps
             except MediaError:
                 continue
-            if fps:
+            if fps and _otio().opentime.RationalTime.is_valid_timecode_rate(float(fps)):
                 return float(fps)
+            return None  # e.g. 10 fps: no SMPTE timecode; the EDL is read at the default rate
     return None
 
 
@@ -417,7 +418,7 @@ def read_shots(path: str | os.PathLike[str], *, handles: int = 0, rate: float | 
     clip's). ``media_dirs`` are searched for clips whose edit names no file
     (the EDL's folder by default). Shots that cannot run carry an ``error``.
     """
-    p = Path(path).expanduser()
+    p = Path(path).expanduser().absolute()  # sources become absolute: the server has its own cwd
     if not p.is_file():
         raise BatchInputError(f"there is no file at {p}")
     if handles < 0:
@@ -425,7 +426,7 @@ def read_shots(path: str | os.PathLike[str], *, handles: int = 0, rate: float | 
     if p.suffix.lower() in CSV_SUFFIXES:
         shots = _shots_from_csv(p, handles)
     else:
-        shots = _shots_from_timeline(p, handles, rate, [Path(d).expanduser() for d in media_dirs or []])
+        shots = _shots_from_timeline(p, handles, rate, [Path(d).expanduser().absolute() for d in media_dirs or []])
     if not shots:
         raise BatchInputError(f"{p.name} holds no video clips")
     return shots

@@ -61,6 +61,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     where.add_argument("--local", action="store_true", help="in this process, one shot at a time")
     where.add_argument("--ray", metavar="ADDRESS",
                        help="on Ray: auto (a running cluster), local (start one here), or ray://host:port")
+    r.add_argument("--address", help="server address (default: the running server's, "
+                                      "or tcp://127.0.0.1:<port>)")
+    r.add_argument("--no-start", action="store_true",
+                   help="do not start a server when none answers; fail instead")
     r.add_argument("--window", type=int, default=2,
                    help="server: shots kept in the server's queue at a time (default 2)")
     r.add_argument("--num-gpus", type=float, default=None,
@@ -114,7 +118,8 @@ def _runner(args: argparse.Namespace) -> Any:
                                      num_cpus=args.num_cpus))
     from segmatte.server.batch.runner_local import ServerRunner, connect
 
-    return ServerRunner(connect(), window=args.window)
+    return ServerRunner(connect(args.address, start_if_needed=not args.no_start),
+                        window=args.window)
 
 
 def _dry_run(shots: list[Any]) -> int:
@@ -177,6 +182,11 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(s, handler)
         _close(runner)
     if "error" in outcome:
+        from segmatte.server.batch.manifest import BatchBusyError
+
+        if isinstance(outcome["error"], BatchBusyError):
+            print(f"segmatte: {outcome['error']}", file=sys.stderr)
+            return EXIT_USAGE
         raise outcome["error"]
     result = outcome["result"]
     if args.otio_out and Path(args.input).suffix.lower() not in (".csv", ".tsv"):
@@ -207,7 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m segmatte.server.commands.batch`` (until ``batch`` is in cli.COMMANDS)."""
     parser = argparse.ArgumentParser(prog="segmatte batch")
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    try:
+        return run(parser.parse_args(argv))
+    except KeyboardInterrupt:
+        print("segmatte: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
 
 
 if __name__ == "__main__":

@@ -18,7 +18,15 @@ from typing import Any
 
 from segmatte.client import paths
 from segmatte.client.client import Client, ClientError
-from segmatte.client.events import Accepted, Cancelled, Connection, Done, Failed, FrameWritten, Progress
+from segmatte.client.events import (
+    Accepted,
+    Cancelled,
+    Connection,
+    Done,
+    Failed,
+    FrameWritten,
+    Progress,
+)
 from segmatte.client.protocol import DEFAULT_PORT
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -119,7 +127,8 @@ def run_remote(spec: Any, *, address: str | None = None, start_if_needed: bool =
 
 
 def _follow(client: Client, job: str, console: Any) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+    from rich.progress import Progress as Bar
 
     cancel_at: float | None = None
     with Bar(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

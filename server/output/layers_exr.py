@@ -25,15 +25,17 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
-from .exr import (
+from .exr import (  # the private helpers too: same package, one writer discipline
+    PREFIX,
     ExrError,
     MetaValue,
-    PREFIX,
+    _fsync_folder,
+    _header_attrs,
+    _metadata,
     create_temp,
     file_sha256,
     prepare_alpha,
 )
-from .exr import _fsync_folder, _header_attrs, _metadata  # noqa: PLC2701 (same package)
 
 CHANNEL = "A"
 """Each layer's channel: ``<layer>.A``."""
@@ -72,7 +74,7 @@ def write_layers(
     names = [channel_name(layer) for layer in layers]
     planes = [prepare_alpha(a) for a in layers.values()]
     shape = planes[0].shape
-    for layer, plane in zip(layers, planes):
+    for layer, plane in zip(layers, planes, strict=True):
         if plane.shape != shape:
             raise ValueError(f"layer {layer!r} is {plane.shape}, not {shape} like the first")
     attrs = _header_attrs({**(metadata or {}), "layers": ",".join(layers)})

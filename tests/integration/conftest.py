@@ -13,8 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import clipgen  # noqa: E402
-from segmatte.client.client import Client  # noqa: E402
 from serverkit import CLIP_H, CLIP_W, LONG_FRAMES, SHORT_FRAMES, ServerProcess  # noqa: E402
+
+from segmatte.client.client import Client  # noqa: E402
 
 
 @pytest.fixture

@@ -200,13 +200,29 @@ def test_otio_batch_and_matte_timeline_line_up(media: Path, tmp_path: Path) -> N
 
 
 def test_real_footage_batch(vtest_avi: Path, tmp_path: Path) -> None:
-    csv = tmp_path / "shots.csv"
-    csv.write_text(f"source,in,out,name\n{vtest_avi},100,102,walkers\n{vtest_avi},700,701,\n")
+    """vtest.avi (10 fps, no timecode) cut twice in an OTIO timeline, and listed in a CSV."""
+    def clip(start: int, dur: int):
+        ref = otio.schema.ExternalReference(target_url=otio.url_utils.url_from_filepath(str(vtest_avi)))
+        return otio.schema.Clip(name="vtest.avi", media_reference=ref, source_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(start, 10), otio.opentime.RationalTime(dur, 10)))
+
+    tl = otio.schema.Timeline(name="walkers")
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    track.extend([clip(100, 3), clip(700, 2)])
+    tl.tracks.append(track)
+    cut = tmp_path / "walkers.otio"
+    otio.adapters.write_to_file(tl, str(cut))
     out = tmp_path / "out"
-    shots, result = run_local(csv, out)
+    shots = read_shots(cut, handles=1)
+    result = run_batch(shots, BatchSettings(output=out), InProcessRunner(), input_path=str(cut))
     assert result.ok, result.manifest.to_dict()
-    assert frame_numbers(out / "walkers", "walkers") == [100, 101, 102]
-    assert frame_numbers(out / "vtest", "vtest") == [700, 701]
+    assert frame_numbers(out / "vtest_99-103", "vtest") == [99, 100, 101, 102, 103]
+    assert frame_numbers(out / "vtest_699-702", "vtest") == [699, 700, 701, 702]
+
+    csv = tmp_path / "walkers.csv"
+    csv.write_text(f"source,in,out,name\n{vtest_avi},100,102,walkers\n")
+    _, listed = run_local(csv, tmp_path / "csv-out")
+    assert listed.ok and frame_numbers(tmp_path / "csv-out" / "walkers", "walkers") == [100, 101, 102]
 
 
 SLOW_MAIN = """

@@ -89,3 +89,27 @@ def test_engine_keeper_reuses_an_engine_per_settings() -> None:
     assert len(keeper) == 2 and b.temporal is False
     keeper.close()
     assert len(keeper) == 0
+
+
+def test_a_dead_worker_fails_its_shot_and_is_replaced(ray_instance: None, media: Path,
+                                                      tmp_path: Path) -> None:
+    cut = write_cut(tmp_path, media, bad=False)
+    shots = read_shots(cut)
+    out = tmp_path / "out"
+    runner = RayRunner(RaySettings(address=None, workers=1, num_gpus=0))
+    try:
+        ray.kill(runner.workers[0])  # as if its node were lost
+        first = run_batch(shots, BatchSettings(output=out), runner, input_path=str(cut))
+        assert first.manifest.counts() == {"failed": 1, "done": 2}
+        (failed,) = first.manifest.failed()
+        assert "worker died" in failed.reason
+        again = run_batch(shots, BatchSettings(output=out), runner, input_path=str(cut),
+                          retry_failed=True)
+    finally:
+        runner.close()
+    assert again.ran == 1 and again.manifest.counts() == {"done": 3}
+
+
+def test_asking_for_gpus_the_cluster_lacks_is_one_sentence(ray_instance: None) -> None:
+    with pytest.raises(RuntimeError, match="--num-gpus 0"):
+        RayRunner(RaySettings(address=None, workers=1, num_gpus=1))

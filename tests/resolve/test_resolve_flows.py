@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import clipgen
@@ -66,6 +67,29 @@ def test_cancel_stops_the_job_and_attaches_nothing(green_clip: str, scripts: Pat
         host.run(scripts / "Utility" / LAUNCHER, play)
         assert seen["status"].startswith("cancelled after")
         assert fr.calls("ImportMedia") == [] and fr.calls("AddTrack") == []
+
+        def close_mid_job(win: fr.Window):
+            items = win.GetItems()
+            while not items["engine"].items:
+                yield
+            items["folder"].Text = str(tmp_path / "m2")
+            win.click("go")
+            while "frames" not in items["status"].Text:
+                yield
+            win.close()  # closing the window cancels the job on the server
+
+        host.run(scripts / "Utility" / LAUNCHER, close_mid_job)
+        watcher = srv.client(name="pytest")
+        try:
+            deadline = time.monotonic() + 60
+            while True:  # both jobs (Cancel button, closed window) end cancelled
+                states = sorted(j.get("state") for j in watcher.jobs())
+                if states == ["cancelled", "cancelled"]:
+                    break
+                assert time.monotonic() < deadline, states
+                time.sleep(0.2)
+        finally:
+            watcher.close()
     finally:
         srv.stop(10)
 
@@ -93,4 +117,4 @@ def test_no_server_is_reported_in_the_panel(green_clip: str, scripts: Path,
     Host(green_clip).run(scripts / "Utility" / LAUNCHER, play)
     assert "no segmatte server answered" in seen["status"]
     assert "segmatte serve" in seen["status"]
-    assert seen["after_go"] == "no engine yet: is `segmatte serve` running?"
+    assert seen["after_go"].startswith("no engine yet: is `segmatte serve` running?")

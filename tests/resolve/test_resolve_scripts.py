@@ -63,7 +63,8 @@ def test_clip_matte_and_prompt_on_the_playhead_frame(host: Host, scripts: Path,
     """A centre-of-frame prompt lands on the source frame under the playhead, and the
     sequence becomes a clip matte of the source item."""
     out = tmp_path / "mattes"
-    play = artist({"engine": "key", "attach": "clip matte", "folder": str(out)},
+    play = artist({"engine": "key", "attach": "clip matte", "folder": str(out),
+                   "options": '{"screen": "green"}'},
                   finished("clip matte"), centre=True)
     host.run(scripts / "Utility" / LAUNCHER, play)
     assert "clip matte of green.mp4" in play.status, play.status
@@ -76,6 +77,7 @@ def test_clip_matte_and_prompt_on_the_playhead_frame(host: Host, scripts: Path,
     manifest = json.loads((out / "green_key.manifest.json").read_text())
     spec = manifest["spec"]
     assert spec["range"] == {"first": FIRST, "last": LAST}
+    assert spec["options"] == {"screen": "green"}
     ((key,),) = [o["keyframes"] for o in spec["objects"]]
     assert key["frame"] == FIRST + 2  # the playhead is 2 frames into the item
     assert key["points"] == [{"x": W / 2, "y": H / 2, "label": 1}]
@@ -151,15 +153,19 @@ def test_no_clip_under_the_playhead_says_so(green_clip: str, resolve_server, scr
         items = win.GetItems()
         while not items["engine"].items:
             yield
-        seen["clip"], seen["go"] = items["clip"].Text, items["go"].Enabled
+        seen["clip"] = items["clip"].Text
         win.click("go")
-        yield
         seen["status"] = items["status"].Text
+        host.timeline.current = host.item  # the artist puts the playhead over the clip
+        win.click("go")
+        seen["again"] = items["status"].Text
+        yield
         win.close()
 
     host.run(scripts / "Utility" / LAUNCHER, play)
     assert seen["clip"].startswith("No clip: put the playhead over a video clip")
-    assert seen["go"] is False
+    assert seen["status"] == seen["clip"]
+    assert seen["again"] == "submitting…"
     assert fr.calls("ImportMedia") == []
 
 
@@ -173,8 +179,41 @@ def test_bad_prompt_is_refused_in_the_panel(host: Host, scripts: Path) -> None:
         items["prompts"].PlainText = "+ 10 10\nbox 5 5 500 40"
         win.click("go")
         seen["status"] = items["status"].Text
+        items["prompts"].PlainText = ""
+        items["options"].Text = "{screen: blue}"
+        win.click("go")
+        seen["options"] = items["status"].Text
+        items["options"].Text = ""
+        if "track" in items["engine"].items:  # a prompted engine without a prompt
+            items["engine"].CurrentText = "track"
+            win.click("go")
+            seen["track"] = items["status"].Text
         win.close()
         yield
 
     host.run(scripts / "Utility" / LAUNCHER, play)
     assert seen["status"] == f"line 2: (500, 40) is outside the {W}x{H} frame"
+    assert seen["options"].startswith("options must be JSON")
+    assert seen.get("track", "the track engine needs a prompt: a point or a box") == (
+        "the track engine needs a prompt: a point or a box")
+    assert fr.calls("ImportMedia") == []
+
+
+def test_fusion_page_comp_script_on_a_selected_media_in(host: Host, scripts: Path,
+                                                        tmp_path: Path) -> None:
+    """On Resolve's Fusion page a MediaIn names no file: the clip comes from the timeline
+    item, and the matte Loader lines up with the MediaIn's GlobalIn."""
+    comp = fr.Comp.clip_comp(DURATION)
+    media_in = comp.tools[0]
+    media_in.inputs["GlobalIn"], media_in.inputs["GlobalOut"] = 1000, 1000 + DURATION - 1
+    media_in.selected = True
+    host.item.comps.append(comp)
+    play = artist({"engine": "key", "folder": str(tmp_path / "m")}, finished("cuts"))
+    host.run(scripts / "Comp" / LAUNCHER, play, comp=comp)
+    assert "MatteControl1 cuts MediaIn1 out with Loader1" in play.status, play.status
+    tools = {t.name: t for t in comp.tools}
+    loader = tools["Loader1"]
+    assert loader.inputs["Clip"] == str(tmp_path / "m" / f"green_key.{FIRST:04d}.exr")
+    assert (loader.inputs["GlobalIn"], loader.inputs["GlobalOut"]) == (1000, 1000 + DURATION - 1)
+    assert tools["MediaOut1"].links["Input"] is tools["MatteControl1"]
+    assert fr.calls("ImportMedia") == []

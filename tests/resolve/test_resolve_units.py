@@ -116,3 +116,26 @@ def test_nothing_selected_in_fusion() -> None:
     comp._add("Background").selected = True
     with pytest.raises(fusion_nodes.FusionError, match="select a Loader or MediaIn"):
         fusion_nodes.selected_source(comp)
+
+
+def test_every_host_call_the_scripts_make_is_in_the_fake_and_its_citations() -> None:
+    """The scripts call nothing the fake (and so the README) does not have."""
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "plugin" / "resolve"
+    modules = {"queue", "threading", "logging", "jobspec", "fusion_nodes", "resolve_clip",
+               "attach", "job", "json", "os", "re", "sys", "subprocess"}
+    called = set()
+    for path in root.rglob("*.py"):
+        for receiver, name in re.findall(r"(\w+)\.([A-Z][A-Za-z]+)\(", path.read_text()):
+            if receiver not in modules:
+                called.add(name)
+        called |= set(re.findall(r"\)\.([A-Z][A-Za-z]+)\(", path.read_text()))
+        called |= set(re.findall(r"_call\([^,]+, \"([A-Z][A-Za-z]+)\"", path.read_text()))
+    called |= {"GetResolve"}  # looked up with getattr() on app / fu
+    classes = [getattr(fr, n) for n in dir(fr) if isinstance(getattr(fr, n), type)]
+    missing = {name for name in called if not any(hasattr(c, name) for c in classes)}
+    assert len(called) > 50 and "GetCurrentVideoItem" in called and "GetConnectedOutput" in called
+    assert missing == set()
+    uncited = {name for name in called if name not in (fr.__doc__ or "")}
+    assert uncited == set()

@@ -184,3 +184,29 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".segmatte-batch-*"))
     mf.manifest_file(tmp_path).write_text("{torn")
     assert mf.load(tmp_path) is None
+
+
+def test_fcp_xml_through_the_otio_adapter(media: Path, tmp_path: Path) -> None:
+    pytest.importorskip("otio_fcp_adapter")
+    tl = otio.schema.Timeline(name="cut", global_start_time=otio.opentime.RationalTime(0, 24))
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    tl.tracks.append(track)
+    ref = otio.schema.ExternalReference(
+        target_url=otio.url_utils.url_from_filepath(str(media / "B.mp4")),
+        available_range=otio.opentime.TimeRange(otio.opentime.RationalTime(187205, 24),
+                                                otio.opentime.RationalTime(9, 24)))
+    track.append(otio.schema.Clip(name="B", media_reference=ref, source_range=otio.opentime.TimeRange(
+        otio.opentime.RationalTime(187205 + 3, 24), otio.opentime.RationalTime(4, 24))))
+    path = tmp_path / "cut.xml"
+    otio.adapters.write_to_file(tl, str(path), adapter_name="fcp_xml")
+    (shot,) = read_shots(path)
+    assert (shot.source, shot.first, shot.last) == (str(media / "B.mp4"), 3, 6)
+
+
+def test_one_batch_per_output_folder(tmp_path: Path) -> None:
+    with mf.locked(tmp_path):
+        with pytest.raises(mf.BatchBusyError, match="another segmatte batch"):
+            with mf.locked(tmp_path):
+                pass
+    with mf.locked(tmp_path):  # released
+        pass

@@ -93,7 +93,7 @@ def test_every_class_equals_the_post_processing(checkpoint) -> None:
     names = [canonical(n) for n in CITYSCAPES]
     mattes = run(folder, names)
     assert [m.number for m in mattes] == [0, 1]
-    for matte, frame in zip(mattes, FRAMES):
+    for matte, frame in zip(mattes, FRAMES, strict=True):
         probs, segmentation = reference(family, folder, frame.image)
         assert list(matte.layers) == names
         ours = np.stack([matte.layers[n] for n in names])

@@ -36,7 +36,7 @@ def test_grid_covers_with_at_least_the_overlap(h: int, w: int, tile: int, overla
     assert cover.min() >= 1
     xs = sorted({t.x0 for t in tiles})
     assert xs[0] == 0 and max(t.x1 for t in tiles) == w
-    assert all(b - a <= tile - overlap for a, b in zip(xs, xs[1:]))  # neighbours share ≥ overlap
+    assert all(b - a <= tile - overlap for a, b in zip(xs, xs[1:], strict=False))  # neighbours share ≥ overlap
 
 
 def test_grid_refuses_bad_sizes() -> None:

@@ -25,6 +25,10 @@ def _support_dir():
 
 
 def _main(g):
+    if sys.version_info < (3, 7):  # noqa: UP036 - Resolve may run any Python >= 3.6
+        print(f"segmatte: this Python is {sys.version_info[0]}.{sys.version_info[1]}; the "
+              "segmatte scripts need Python 3.7 or newer (Resolve uses the newest it finds)")
+        return 1
     support = _support_dir()
     if support is None:
         print("segmatte: the segmatte_resolve support folder is missing; "

@@ -10,6 +10,7 @@ through the snapshot the panel shows.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -46,6 +47,44 @@ def progress_text(snap: Snapshot, width: int = 30) -> str:
     bar = "█" * filled + "░" * (width - filled)
     count = f"{snap.done}/{snap.total}" if snap.total else ""
     return f"{bar} {count}".rstrip()
+
+
+class QueueLogHandler(logging.Handler):
+    """Keeps the client's log lines (written on its I/O thread) for the UI to show.
+
+    Without a handler, Python's last-resort handler would print warnings from
+    background threads, which Resolve swallows or shows out of context.
+    """
+
+    def __init__(self, level: int = logging.WARNING) -> None:
+        super().__init__(level)
+        self.lines: queue.SimpleQueue = queue.SimpleQueue()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.put(record.getMessage())
+        except Exception:
+            pass
+
+    def take(self) -> list[str]:
+        out = []
+        while True:
+            try:
+                out.append(self.lines.get_nowait())
+            except queue.Empty:
+                return out
+
+
+def capture_client_log() -> QueueLogHandler:
+    """Route ``segmatte.*`` logging into a queue (once per interpreter); returns the handler."""
+    logger = logging.getLogger("segmatte")
+    for handler in logger.handlers:
+        if isinstance(handler, QueueLogHandler):
+            return handler
+    handler = QueueLogHandler()
+    logger.addHandler(handler)
+    logger.propagate = False
+    return handler
 
 
 def engines_in_background(client_factory, out: queue.Queue) -> threading.Thread:
@@ -182,6 +221,27 @@ class MatteJob:
         snap.sequences = seqs or jobspec.sequences_from_paths(self._frame_paths)
         snap.done = max(snap.done, snap.total)
         snap.message = f"done: {sum(len(s.files) for s in snap.sequences)} matte files"
+
+    def abandon(self, wait_s: float = 5.0) -> None:
+        """The window is closing: cancel the job and close the client once the server
+        answered (or after ``wait_s``), on a thread, so the UI closes at once."""
+        client, job = self._client, self.snapshot.job
+        self._client = None
+        if client is None:
+            return
+        if not job or self.snapshot.finished:
+            threading.Thread(target=client.close, name="segmatte-close", daemon=True).start()
+            return
+        future = client.request_async("cancel", job=job)
+
+        def finish() -> None:
+            try:
+                future.exception(timeout=wait_s)
+            except Exception:
+                pass
+            client.close()
+
+        threading.Thread(target=finish, name="segmatte-abandon", daemon=True).start()
 
     def close(self) -> None:
         if self._client is not None:

@@ -40,19 +40,34 @@ def _host_version() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def _append_path(folder: str) -> None:
+def _append_path(folder: str) -> bool:
     if folder and os.path.isdir(folder) and folder not in sys.path:
         sys.path.append(folder)
+        return True
+    return False
 
 
 def _can_import_zmq() -> str:
-    """'' when ``import zmq`` works, else the error text."""
+    """'' when ``import zmq`` works, else the first line of the error."""
     try:
         import zmq  # noqa: F401
     except Exception as exc:  # ImportError, or an ABI mismatch surfacing as OSError
-        sys.modules.pop("zmq", None)
-        return f"{type(exc).__name__}: {exc}"
+        for name in [m for m in sys.modules if m == "zmq" or m.startswith("zmq.")]:
+            del sys.modules[name]
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        return f"{type(exc).__name__}: {first[:200]}"
     return ""
+
+
+def _try_folder(folder: str, version: str | None, found: Located, added: list[str]) -> str:
+    """Try pyzmq from a foreign site-packages of the same Python version; '' on success."""
+    if version and version != _host_version():
+        found.tried.append(f"{folder} (Python {version}, skipped)")
+        return "no pyzmq built for this Python version"
+    found.tried.append(str(folder))
+    if _append_path(str(folder)):
+        added.append(str(folder))
+    return _can_import_zmq()
 
 
 def read_paths_file(support_dir: str) -> dict:
@@ -67,9 +82,13 @@ def read_paths_file(support_dir: str) -> dict:
 
 def _interpreter_of(exe: str) -> str | None:
     """The Python behind a ``segmatte`` console script (shebang, or a venv's python.exe)."""
-    if exe.lower().endswith(".exe"):
-        candidate = os.path.join(os.path.dirname(exe), "python.exe")
-        return candidate if os.path.isfile(candidate) else None
+    if exe.lower().endswith(".exe"):  # venv\Scripts\python.exe, or C:\Python3X\python.exe
+        folder = os.path.dirname(exe)
+        for candidate in (os.path.join(folder, "python.exe"),
+                          os.path.join(os.path.dirname(folder), "python.exe")):
+            if os.path.isfile(candidate):
+                return candidate
+        return None
     try:
         with open(exe, "rb") as fh:
             first = fh.readline(4096).decode("utf-8", "replace").strip()
@@ -104,17 +123,18 @@ def ensure_client(support_dir: str) -> Located:
     error = _can_import_zmq()
     if error:
         notes = read_paths_file(support_dir)
+        added: list[str] = []
         for folder in notes.get("site_packages") or []:
-            found.tried.append(str(folder))
-            _append_path(str(folder))
-        error = _can_import_zmq()
+            if not _try_folder(folder, notes.get("python_version"), found, added):
+                error = ""
+                break
         if error:
             asked = ask_segmatte()
-            if asked:
-                found.tried.append(asked[0])
-                _append_path(asked[0])
-                error = _can_import_zmq()
+            if asked and not _try_folder(asked[0], asked[1], found, added):
+                error = ""
         if error:
+            for folder in added:  # leave the host's sys.path as we found it
+                sys.path.remove(folder)
             found.message = _advice(error, notes, found.tried)
             return found
     try:

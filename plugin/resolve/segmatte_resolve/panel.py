@@ -10,11 +10,12 @@ threads), so every message ends up in the status label.
 
 from __future__ import annotations
 
+import json
 import queue
 from typing import Any
 
 from . import jobspec
-from .job import MatteJob, Snapshot, engines_in_background, progress_text
+from .job import MatteJob, Snapshot, capture_client_log, engines_in_background, progress_text
 
 WINDOW_ID = "segmatte"
 TIMER_ID = "segmatte_poll"
@@ -36,6 +37,8 @@ def build_window(ui: Any, disp: Any, title: str) -> Any:
             ui.TextEdit({"ID": "prompts", "PlaceholderText": "+ 640 360"}),
             row([ui.Button({"ID": "centre", "Text": "Centre of frame"}),
                  ui.Label({"Text": "Direction", "Weight": 0}), ui.ComboBox({"ID": "direction"})]),
+            row([ui.Label({"Text": "Options", "Weight": 0}),
+                 ui.LineEdit({"ID": "options", "PlaceholderText": '{"screen": "blue"}'})]),
             row([ui.Label({"Text": "Output folder", "Weight": 0}), ui.LineEdit({"ID": "folder"})]),
             row([ui.Label({"Text": "When done", "Weight": 0}), ui.ComboBox({"ID": "attach"})]),
             ui.Label({"ID": "progress", "Text": ""}),
@@ -43,6 +46,15 @@ def build_window(ui: Any, disp: Any, title: str) -> Any:
             row([ui.Button({"ID": "go", "Text": "Go"}),
                  ui.Button({"ID": "cancel", "Text": "Cancel"})]),
         ]))
+
+
+def engine_models(engine: dict) -> list:
+    """Models to offer: the engine's ``models`` list when the server sends one, else the
+    ``enum`` of its ``model`` option in the options schema; [] leaves only the default."""
+    if isinstance(engine.get("models"), list):
+        return engine["models"]
+    prop = ((engine.get("options") or {}).get("properties") or {}).get("model") or {}
+    return list(prop.get("enum") or [])
 
 
 class Panel:
@@ -58,6 +70,7 @@ class Panel:
         self.shot = None
         self.job: MatteJob | None = None
         self.attached = False
+        self.log = capture_client_log()
         self.timer = ui.Timer({"ID": TIMER_ID, "Interval": TICK_MS})
         on = self.win.On
         getattr(on, WINDOW_ID).Close = self.on_close
@@ -65,7 +78,8 @@ class Panel:
         on.cancel.Clicked = self.on_cancel
         on.centre.Clicked = self.on_centre
         on.engine.CurrentIndexChanged = self.on_engine
-        disp.On.Timeout = self.tick
+        disp.On.Timeout = self.tick  # the UIManager Timer example's event
+        getattr(on, TIMER_ID).Timeout = self.tick  # harmless if also delivered per ID
         for d in jobspec.DIRECTIONS:
             self.items["direction"].AddItem(d)
         for mode in target.modes:
@@ -86,17 +100,18 @@ class Panel:
             self.timer.Stop()
             self.win.Hide()
 
-    def read_target(self) -> None:
+    def read_target(self) -> bool:
+        """Read the clip (again: Go re-reads, the playhead or selection may have moved)."""
         try:
             self.shot = self.target.read()
         except Exception as exc:
             self.shot = None
             self.items["clip"].Text = f"No clip: {exc}"
-            self.items["go"].Enabled = False
-            return
+            return False
         self.items["clip"].Text = self.shot.describe()
         if not self.items["folder"].Text:
             self.items["folder"].Text = self.shot.default_folder()
+        return True
 
     def say(self, text: str) -> None:
         self.items["status"].Text = text
@@ -104,8 +119,8 @@ class Panel:
     # --- events ---------------------------------------------------------------
 
     def on_close(self, ev: Any = None) -> None:
-        if self.job is not None and not self.job.snapshot.finished:
-            self.job.cancel()
+        if self.job is not None:
+            self.job.abandon()
         self.disp.ExitLoop()
 
     def on_centre(self, ev: Any = None) -> None:
@@ -122,7 +137,7 @@ class Panel:
         combo.Clear()
         if engine is None:
             return
-        models = engine.get("models") or []
+        models = engine_models(engine)
         combo.AddItem(DEFAULT_MODEL)
         for m in models:
             combo.AddItem(m.get("name", "") if isinstance(m, dict) else str(m))
@@ -137,7 +152,13 @@ class Panel:
         if self.job is not None and not self.job.snapshot.finished:
             self.say("a job is already running")
             return
-        self.read_target()  # the playhead may have moved since the window opened
+        if not self.read_target():
+            self.say(self.items["clip"].Text)
+            return
+        if not self.engines:
+            engines_in_background(self.client_factory, self.engine_inbox)
+            self.say("no engine yet: is `segmatte serve` running? Asking it again…")
+            return
         spec = self.make_spec()
         if spec is None:
             return
@@ -152,7 +173,7 @@ class Panel:
             self.say("no clip to matte")
             return None
         if engine is None:
-            self.say("no engine yet: is `segmatte serve` running?")
+            self.say("pick an engine")
             return None
         try:
             prompts = jobspec.parse_prompts(self.items["prompts"].PlainText, shot.size)
@@ -164,10 +185,18 @@ class Panel:
             return None
         model = self.items["model"].CurrentText
         try:
+            options = json.loads(self.items["options"].Text.strip() or "{}")
+        except ValueError as exc:
+            self.say(f"options must be JSON, e.g. {{\"screen\": \"blue\"}}: {exc}")
+            return None
+        if not isinstance(options, dict):
+            self.say("options must be a JSON object, e.g. {\"screen\": \"blue\"}")
+            return None
+        try:
             return jobspec.build_spec(
                 source=shot.source, first=shot.first, last=shot.last, engine=engine["name"],
                 model=None if model in ("", DEFAULT_MODEL) else model,
-                prompts=prompts, keyframe=shot.keyframe,
+                prompts=prompts, keyframe=shot.keyframe, options=options,
                 direction=self.items["direction"].CurrentText or "forward",
                 output_folder=self.items["folder"].Text.strip() or shot.default_folder(),
                 name=f"{jobspec.clip_stem(shot.name)}_{engine['name']}")
@@ -187,6 +216,8 @@ class Panel:
     def tick(self, ev: Any = None) -> None:
         """Every TICK_MS on the UI thread: take what arrived, show it, attach when done."""
         self._take_engines()
+        for line in self.log.take():
+            self.say(f"segmatte client: {line}")
         if self.job is None:
             return
         snap = self.job.poll()
