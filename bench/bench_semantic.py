@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import torch
 import transformers
+
 from segmatte.models.frames import ClipInfo, Frame
 from segmatte.models.semantic import tiny
 from segmatte.models.semantic.engine_semantic import SemanticEngine

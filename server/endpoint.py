@@ -163,8 +163,9 @@ class Server:
         """Stop taking work, let running jobs stop between frames (they stay resumable), close."""
         self.table.stopping = True
         self.workers.stop()
-        for job in self.table.running():
-            job.cancel.set()
+        for job in self.table.jobs.values():  # incl. one a worker took but has not started
+            if not job.finished:
+                job.cancel.set()
         deadline = time.monotonic() + timeout
         while self.workers.alive() and time.monotonic() < deadline:
             time.sleep(0.02)

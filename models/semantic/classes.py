@@ -16,7 +16,9 @@ safe in file names and EXR channel names): ``traffic_light``.
 **Groups** gather classes under one layer (``vehicle`` = car + truck + bus + …):
 each member the model knows adds its probability; members the model lacks are
 skipped (a Cityscapes model has no ``van``). A group whose members the model
-does not know at all is an error, like an unknown class.
+does not know at all is an error, like an unknown class. A group named like a
+class (``water``: water + sea + river + lake + …) contains that class and
+wins over it: for a matte, "water" means all of it.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                "land", "dirt", "dirt_track", "terrain", "gravel", "pavement", "playingfield",
                "runway", "snow"),
     "building": ("building", "house", "skyscraper", "tower", "hovel", "roof"),
-    "terrain": ("mountain", "hill", "rock", "terrain"),
+    "landscape": ("mountain", "hill", "rock", "terrain"),
     "animal": ("animal", "bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear",
                "zebra", "giraffe"),
     "sign": ("traffic_sign", "traffic_light", "signboard", "stop_sign", "streetlight"),
@@ -193,8 +195,9 @@ def resolve(names: Sequence[str], id2label: Mapping[int, str] | Mapping[str, str
             *, union: bool = False, model: str = "this model") -> list[Selection]:
     """Requested names → the layers to produce for a model with ``id2label``.
 
-    A name is, in this order, a class of the model, a group, or an alias of
-    either. Raises ValueError naming every unknown name with near matches
+    A name is, in this order, a group, a class of the model, or an alias of
+    either. Where a group and a class share a name (``water``, ``building``,
+    ``vegetation``, ``animal``) the group wins: it always contains the class. Raises ValueError naming every unknown name with near matches
     among this model's classes and the groups. With ``union`` the result is
     one :data:`UNION_LAYER` selection holding every requested id once.
     """
@@ -205,12 +208,10 @@ def resolve(names: Sequence[str], id2label: Mapping[int, str] | Mapping[str, str
         key = canonical(name)
         if key not in index and key not in GROUPS and key in ALIASES:
             key = ALIASES[key]
-        if key in index:
-            ids = index[key]
-        elif key in GROUPS:
+        if key in GROUPS:  # a group named like a class contains that class
             ids = tuple(i for member in GROUPS[key] for i in index.get(member, ()))
         else:
-            ids = ()
+            ids = index.get(key, ())
         if not ids:
             unknown.append(name)
             continue

@@ -65,8 +65,9 @@ def scaled_probabilities(segmenter: Segmenter, image: np.ndarray,
                                    strict=True):
                 blender.add(tile, probs)
         probs = blender.result()
-    else:
-        probs = segmenter.probabilities(small, selections)
+    else:  # scores at most SCORE_BUDGET floats; the few selected layers scale up after
+        size = segmenter.score_size(h, w)
+        probs = upsample(segmenter.probabilities(small, selections, size), h, w)
     return small, np.clip(probs, 0.0, 1.0, out=probs)
 
 
@@ -93,7 +94,9 @@ class SemanticEngine(Engine):
 
     Yields ``Matte(number, {layer: probability})``, one layer per requested
     class or group (:meth:`SemanticOptions.layer_names`), or one ``matte``
-    layer with ``union``.
+    layer with ``union``. ``segmenter`` hands over an already loaded model
+    (tests, benchmarks, a server keeping models warm): :meth:`open` then
+    skips loading.
     """
 
     name = "semantic"
@@ -114,6 +117,18 @@ class SemanticEngine(Engine):
         self._segmenter = segmenter
         self._selections: list[Selection] = []
         self._smoother: ReduceChatter | None = None
+
+    @classmethod
+    def check_ready(cls, options: SemanticOptions, model: str | None) -> None:  # type: ignore[override]
+        """At the door: the model is pulled (or the folder loads) and knows every class."""
+        from .loader import check_ready
+
+        name = model or options.model
+        check_ready(name)
+        try:
+            options.layer_names(name)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
 
     @property
     def model_name(self) -> str:

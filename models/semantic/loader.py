@@ -27,11 +27,21 @@ def is_folder(model: str) -> bool:
     return model not in DATASET and Path(model).expanduser().is_dir()
 
 
-def _family_of_folder(path: Path) -> str:
+def _folder_config(path: Path) -> dict:
     try:
-        model_type = json.loads((path / "config.json").read_text()).get("model_type", "")
+        return json.loads((path / "config.json").read_text())
     except (OSError, ValueError) as exc:
         raise EngineError(f"{path} holds no readable transformers config.json ({exc})") from None
+
+
+def folder_labels(model: str) -> dict[int, str]:
+    """The ``id2label`` of a checkpoint folder, read from its config.json (no weights load)."""
+    config = _folder_config(Path(model).expanduser())
+    return {int(k): v for k, v in config.get("id2label", {}).items()}
+
+
+def _family_of_folder(path: Path) -> str:
+    model_type = _folder_config(path).get("model_type", "")
     family = MODEL_TYPES.get(model_type)
     if family is None:
         raise EngineError(f"{path} holds a {model_type or 'unknown'} model; the semantic engine "
@@ -52,6 +62,12 @@ def _resolve(model: str) -> tuple[Path, str, str | None]:
         raise EngineError(f"model {model} is not a semantic segmentation model; "
                           f"semantic models: {semantic}")
     return cache.require(entry), entry.family, cache.pull_command(entry)
+
+
+def check_ready(model: str) -> None:
+    """Raise :class:`EngineError` unless ``model`` can load here: a pulled catalog
+    model of this engine, or a folder with a supported config. Looks, does not load."""
+    _resolve(model)
 
 
 def load(model: str, *, device: str = "cpu", dtype: str = "float32") -> Segmenter:

@@ -80,15 +80,23 @@ class SemanticOptions(EngineOptions):
     def layer_names(self, model: str | None = None) -> tuple[str, ...]:
         """The layers the engine will yield, in order (for the job's output plan).
 
-        Exact for catalog models; for a checkpoint folder, the canonical form
-        of each requested name (the folder's own labels decide at load time).
+        Exact, for catalog models and checkpoint folders alike (a folder's
+        labels come from its config.json). Raises ValueError for a name the
+        model does not know.
         """
         name = model or self.model
         if self.union:
             return (UNION_LAYER,)
-        if name in DATASET:
-            labels = dict(enumerate(DATASETS[DATASET[name]]))
-            return tuple(s.layer for s in resolve(self.classes, labels, model=name))
-        from .classes import canonical
+        return tuple(s.layer for s in resolve(self.classes, self.labels(name), model=name))
 
-        return tuple(dict.fromkeys(canonical(n) for n in self.classes))
+    def labels(self, model: str | None = None) -> dict[int, str]:
+        """``id2label`` of the model, without loading it: the catalog's class list, or
+        a checkpoint folder's config.json. Raises ValueError for an unknown model."""
+        name = model or self.model
+        if name in DATASET:
+            return dict(enumerate(DATASETS[DATASET[name]]))
+        from .loader import folder_labels, is_folder
+
+        if not is_folder(name):
+            raise ValueError(f"unknown semantic model {name!r}; known: {', '.join(DATASET)}")
+        return folder_labels(name)

@@ -40,6 +40,10 @@ FAMILIES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
                   {"task_inputs": ["semantic"]}),
 }
 
+SCORE_BUDGET = 1 << 27
+"""Most post-processing scores (floats) held at once: 512 MB (a 1024×576 frame
+of ADE20K's 150 classes, or a batch of tiles)."""
+
 MODEL_TYPES = {"segformer": "segformer", "mask2former": "mask2former", "oneformer": "oneformer"}
 """``config.model_type`` → family, for checkpoints loaded from a folder."""
 
@@ -112,7 +116,16 @@ class Segmenter:
         return [gather(activate(s, self.activation), selections).cpu().numpy()
                 .astype(np.float32, copy=False) for s in self.scores(images, size)]
 
-    def batch_size(self, height: int, width: int, budget: int = 1 << 26) -> int:
+    def batch_size(self, height: int, width: int, budget: int = SCORE_BUDGET) -> int:
         """How many images of this size to run at once: the post-processing holds
-        C×h×w scores per image, kept under ``budget`` floats (256 MB)."""
+        C×h×w scores per image, kept under ``budget`` floats."""
         return max(1, budget // (len(self.model.config.id2label) * height * width))
+
+    def score_size(self, height: int, width: int, budget: int = SCORE_BUDGET) -> tuple[int, int]:
+        """The largest size (aspect kept) at which C×h×w scores fit ``budget`` floats:
+        a whole 4K frame at source size would need 5 GB for ADE20K's 150 classes."""
+        classes = len(self.model.config.id2label)
+        if classes * height * width <= budget:
+            return height, width
+        s = (budget / (classes * height * width)) ** 0.5
+        return max(1, int(height * s)), max(1, int(width * s))

@@ -100,9 +100,9 @@ class Link:
         self.client = None
         self.state, self.detail = "DISCONNECTED", ""
         self.engines = []
-        for _, callback in self._waiting:
+        waiting, self._waiting = self._waiting, []
+        for _, callback in waiting:
             callback(None, ConnectionError("disconnected"))
-        self._waiting.clear()
 
     @property
     def connected(self) -> bool:
@@ -113,6 +113,7 @@ class Link:
         args = shlex.split(command, posix=os.name != "nt")
         if not args:
             raise ValueError("the server command in the preferences is empty")
+        self.disconnect()
         log = open(os.path.join(tempfile.gettempdir(), "segmatte-serve.log"), "ab")  # noqa: SIM115
         try:
             kwargs: dict[str, Any] = {"stdout": log, "stderr": log, "stdin": subprocess.DEVNULL}
@@ -156,6 +157,9 @@ class Link:
 
         self.request("submit", then, spec=spec, subscribe=True, key=uuid.uuid4().hex)
 
+    def shutdown_server(self, callback: Callable[[dict | None, Exception | None], None]) -> None:
+        self.request("shutdown", callback)
+
     def cancel(self, job: str, callback: Callable[[dict | None, Exception | None], None]) -> None:
         self.request("cancel", callback, job=job)
 
@@ -178,10 +182,10 @@ class Link:
         self._poll_spawn()
         if self.client is None:
             return self.spawned is not None and self.spawn_deadline > 0
-        still = []
-        for future, callback in self._waiting:
+        waiting, self._waiting = self._waiting, []
+        for future, callback in waiting:
             if not future.done():
-                still.append((future, callback))
+                self._waiting.append((future, callback))
                 continue
             try:
                 reply, error = future.result(), None
@@ -191,7 +195,8 @@ class Link:
                 callback(reply, error)
             except Exception as exc:  # a callback bug must not kill the timer
                 self.detail = f"internal error: {exc}"
-        self._waiting = still
+        if self.client is None:  # a callback disconnected
+            return bool(self._waiting)
         for _ in range(10_000):
             try:
                 event = self.client.events.get_nowait()
@@ -211,6 +216,11 @@ class Link:
         code = self.spawned.poll()
         info = paths.read_json(paths.endpoint_path())
         if info.get("pid") == self.spawned.pid or (code is None and info.get("address")):
+            self.spawn_deadline = 0.0
+            address, token = self._spawn_prefs
+            self.connect(address, token)
+        elif code is not None and info.get("address") and _alive(info.get("pid")):
+            # Most likely a server was running already (a second one refuses its data folder).
             self.spawn_deadline = 0.0
             address, token = self._spawn_prefs
             self.connect(address, token)
@@ -269,6 +279,21 @@ class Link:
 
 
 link = Link()
+
+
+def _alive(pid: Any) -> bool:
+    """Whether a process with this id runs (on Windows: assumed when there is an id)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 # --- preferences → address and token ----------------------------------------------

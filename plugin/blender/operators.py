@@ -199,6 +199,12 @@ class SEGMATTE_OT_connect(bpy.types.Operator):
 
     def execute(self, context):
         address, token = address_and_token(preferences.get(context))
+        host = (address or "").rsplit(":", 1)[0].removeprefix("tcp://").strip("[]")
+        if address and host not in ("127.0.0.1", "localhost", "::1") and not getattr(
+                bpy.app, "online_access", True):
+            self.report({"ERROR"}, f"{host} is another computer: allow Online Access "
+                        "(Preferences > System > Network) to reach it")
+            return {"CANCELLED"}
         try:
             link.connect(address, token)
         except (OSError, ValueError, RuntimeError) as exc:
@@ -235,6 +241,25 @@ class SEGMATTE_OT_start_server(bpy.types.Operator):
             self.report({"ERROR"}, f"cannot start '{command}': {exc}")
             return {"CANCELLED"}
         self.report({"INFO"}, f"starting the server (log: {log})")
+        return {"FINISHED"}
+
+
+class SEGMATTE_OT_stop_server(bpy.types.Operator):
+    """Ask the server to stop (running jobs are journaled and resume at its next start)"""
+
+    bl_idname = "segmatte.stop_server"
+    bl_label = "Stop Server"
+
+    def execute(self, context):
+        if not link.connected:
+            self.report({"ERROR"}, "not connected to the segmatte server")
+            return {"CANCELLED"}
+
+        def then(reply, error):
+            link.disconnect()
+            link.detail = f"server stop failed: {error}" if error else "server stopped"
+
+        link.shutdown_server(then)
         return {"FINISHED"}
 
 
@@ -358,6 +383,7 @@ class SEGMATTE_OT_attach(bpy.types.Operator):
 
 
 classes = (SEGMATTE_OT_connect, SEGMATTE_OT_disconnect, SEGMATTE_OT_start_server,
+           SEGMATTE_OT_stop_server,
            SEGMATTE_OT_refresh_engines, SEGMATTE_OT_gather, SEGMATTE_OT_track,
            SEGMATTE_OT_cancel, SEGMATTE_OT_attach)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .connection import link
+from .properties import engine_models
 
 
 class SEGMATTE_UL_objects(bpy.types.UIList):
@@ -38,7 +39,7 @@ def draw_job(layout, context, target: str) -> None:
     row.prop(settings, "engine")
     row.operator("segmatte.refresh_engines", text="", icon="FILE_REFRESH")
     entry = link.engine(settings.engine)
-    if entry and entry.get("models"):
+    if engine_models(entry):
         col.prop(settings, "model")
     col.prop(settings, "options")
 

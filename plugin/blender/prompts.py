@@ -174,12 +174,14 @@ class Prompts:
     def _object(self, oid: str) -> ObjectPrompts:
         return self.objects.setdefault(oid, ObjectPrompts(oid))
 
-    def point(self, oid: str, x: float, y: float, label: int, origin: str) -> None:
-        x = min(max(x, 0.0), self.width - 1e-3)
-        y = min(max(y, 0.0), self.height - 1e-3)
+    def point(self, oid: str, x: float, y: float, label: int, origin: str) -> bool:
+        """Add a point; one outside the frame (a marker off screen) is left out."""
+        if not (0.0 <= x <= self.width and 0.0 <= y <= self.height):
+            return False
         obj = self._object(oid)
         obj.points.append({"x": round(x, 3), "y": round(y, 3), "label": int(label)})
         obj.origins.append(origin)
+        return True
 
     def box(self, oid: str, x0: float, y0: float, x1: float, y1: float, origin: str) -> bool:
         x0, x1 = max(0.0, min(x0, x1)), min(float(self.width), max(x0, x1))
@@ -214,8 +216,7 @@ def add_markers(prompts: Prompts, clip, clip_frame: int) -> int:
                 continue
             oid, label = parse_name(track.name)
             x, y = normalized_to_pixels(marker.co[0], marker.co[1], prompts.width, prompts.height)
-            prompts.point(oid, x, y, label, f"marker {track.name}")
-            count += 1
+            count += prompts.point(oid, x, y, label, f"marker {track.name}")
     return count
 
 
@@ -259,8 +260,7 @@ def add_mask(prompts: Prompts, mask, use_boxes: bool = True, use_points: bool = 
             if use_points or label == 0:
                 inner = interior_point(polygon) if len(polygon) > 2 else None
                 if inner is not None:
-                    prompts.point(oid, inner[0], inner[1], label, origin)
-                    count += 1
+                    count += prompts.point(oid, inner[0], inner[1], label, origin)
     return count
 
 
@@ -308,6 +308,5 @@ def add_annotations(prompts: Prompts, data, scene_frame: int) -> int:
             coords = [(p.co[0], p.co[1]) for p in stroke.points]
             for x, y in stroke_points(coords):
                 px, py = normalized_to_pixels(x, y, prompts.width, prompts.height)
-                prompts.point(oid, px, py, label, f"annotation {name} stroke {index + 1}")
-                count += 1
+                count += prompts.point(oid, px, py, label, f"annotation {name} stroke {index + 1}")
     return count

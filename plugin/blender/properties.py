@@ -22,13 +22,27 @@ def _engine_search(self, context, edit_text):
         yield entry.get("name", ""), entry.get("description", "")[:200]
 
 
-def _model_search(self, context, edit_text):
-    entry = link.engine(self.engine) or {}
-    for model in entry.get("models", []):
+def engine_models(entry: dict | None) -> list[tuple[str, str]]:
+    """(name, description) of an engine's models: its ``models`` list when the server
+    gives one, else what its options schema says of ``model`` (enum, default)."""
+    entry = entry or {}
+    out: list[tuple[str, str]] = []
+    for model in entry.get("models") or []:
         if isinstance(model, dict):
-            yield str(model.get("name", "")), str(model.get("description", ""))[:200]
+            out.append((str(model.get("name", "")), str(model.get("description", ""))[:200]))
         else:
-            yield str(model)
+            out.append((str(model), ""))
+    prop = ((entry.get("options") or {}).get("properties") or {}).get("model") or {}
+    for value in prop.get("enum") or []:
+        out.append((str(value), ""))
+    if isinstance(prop.get("default"), str):
+        out.append((prop["default"], "the engine's default"))
+    seen: set[str] = set()
+    return [m for m in out if m[0] and not (m[0] in seen or seen.add(m[0]))]
+
+
+def _model_search(self, context, edit_text):
+    yield from engine_models(link.engine(self.engine))
 
 
 class SEGMATTE_PG_object(bpy.types.PropertyGroup):

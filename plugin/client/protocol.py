@@ -60,7 +60,6 @@ class Code:
     BAD_PATH = "bad_path"  # a path outside the allowed folders
     BAD_MEDIA = "bad_media"  # source missing/unreadable, range outside the clip
     BAD_ENGINE = "bad_engine"  # unknown engine or bad engine options
-    BAD_OUTPUT = "bad_output"  # output folder not writable or holds foreign files
     NOT_FOUND = "not_found"  # unknown job or session
     NOT_IMPLEMENTED = "not_implemented"
     SHUTTING_DOWN = "shutting_down"

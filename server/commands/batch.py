@@ -46,9 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
                    help="an engine option (value parsed as JSON when it can be); repeatable")
     p.add_argument("--screen", help="key engine: green, blue or R,G,B (0-1)")
-    p.add_argument("--channels", choices=("rgba", "a", "y"), default="rgba")
-    p.add_argument("--compression", default="zip")
-    p.add_argument("--float", dest="datatype", action="store_const", const="float", default="half")
+    p.add_argument("--channels", choices=("rgba", "a", "y"), default="rgba",
+                   help="EXR layout: rgba (R=G=B=A, every host reads it), a, or y; default rgba")
+    p.add_argument("--compression", default="zip", help="EXR compression; default zip")
+    p.add_argument("--float", dest="datatype", action="store_const", const="float", default="half",
+                   help="write 32-bit float instead of half")
     p.add_argument("--overwrite", action="store_true",
                    help="replace segmatte mattes of different settings in the shot folders")
     p.add_argument("--retry-failed", action="store_true",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -77,12 +78,12 @@ def extension_source() -> Path:
     """``plugin/blender`` of this checkout, or the copy installed as package data."""
     here = Path(__file__).resolve()
     candidates = [here.parents[2] / "plugin" / "blender"]
-    try:
-        import segmatte.plugin_blender as packaged  # pyproject maps plugin/blender here
-
-        candidates.append(Path(packaged.__file__).parent)
-    except ImportError:
-        pass
+    try:  # a wheel install: pyproject maps plugin/blender to segmatte.blender (not imported: bpy)
+        spec = importlib.util.find_spec("segmatte.blender")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        candidates += [Path(p) for p in spec.submodule_search_locations]
     for folder in candidates:
         if (folder / "blender_manifest.toml").is_file():
             return folder
@@ -233,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
                 print("segmatte: no Blender found; remove segmatte in Blender: Edit > Preferences > "
                       "Add-ons > segmatte > Uninstall", file=sys.stderr)
                 return 2
-            cmd = [blender, "--factory-startup", "--command", "extension", "remove",
+            cmd = [blender, "--command", "extension", "remove",
                    f"{REPO}.{EXTENSION_ID}"]
             return subprocess.run(cmd).returncode
         version = args.blender_version or (blender_version(blender) if blender else None)
@@ -247,7 +248,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"Built {zip_path}\nIn Blender {version}: Edit > Preferences > Get Extensions > "
                   "(menu at the top right) > Install from Disk..., pick that file.")
             return 0
-        cmd = [blender, "--factory-startup", "--command", "extension", "install-file",
+        # Not --factory-startup: Blender saves the preferences with the extension enabled.
+        cmd = [blender, "--command", "extension", "install-file",
                "-r", REPO, "-e", str(zip_path)]
         got = subprocess.run(cmd)
         if got.returncode == 0:

@@ -103,6 +103,7 @@ def test_extension_in_blender(version: str, zips: dict[str, Path], media: Path,
         "SEGMATTE_HOST_MEDIA": str(media),
         "SEGMATTE_HOST_WORK": str(work),
         "SEGMATTE_TESTS_DIR": str(TESTS),
+        "SEGMATTE_HOST_SERVER_PYTHON": sys.executable,
         "SEGMATTE_CONFIG_DIR": str(server.config_dir),
         "SEGMATTE_DATA_DIR": str(server.data_dir),
     })

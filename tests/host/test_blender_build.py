@@ -90,3 +90,24 @@ def test_cli_without_blender_builds_and_says_how(wheel_cache: Path, tmp_path: Pa
     out = capsys.readouterr().out
     assert "segmatte-0.1.0-blender4.2-5.0.zip" in out and "Install from Disk" in out
     assert main(["install", "blender", "--uninstall"]) == 2
+
+
+def test_cli_installs_with_the_blender_found(wheel_cache: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in `blender` on the PATH: its version picks the zip, then install-file runs."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "calls.txt"
+    fake = bindir / "blender"
+    fake.write_text("#!/bin/sh\n"
+                    f'echo "$@" >> "{calls}"\n'
+                    'case "$*" in *--version*) echo "Blender 5.2.3 LTS";; esac\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))
+    assert main(["install", "blender", "--platform", "linux-x64", "--out", str(tmp_path)]) == 0
+    assert main(["install", "blender", "--uninstall"]) == 0
+    lines = calls.read_text().splitlines()
+    assert lines[0] == "--factory-startup --version"
+    assert lines[1] == ("--command extension install-file -r user_default -e "
+                        f"{tmp_path / 'segmatte-0.1.0-blender5.1+.zip'}")
+    assert lines[2] == "--command extension remove user_default.segmatte"

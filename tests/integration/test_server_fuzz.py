@@ -196,6 +196,7 @@ def test_fuzz_every_message_gets_one_structured_answer(fuzz_server: ServerProces
 
 
 def test_fuzz_totals_and_server_still_answers(fuzz_server: ServerProcess) -> None:
+    print(f"fuzz totals: {TOTAL}")
     assert TOTAL["sent"] >= 10_000, TOTAL
     # A frame over ZeroMQ's own limit only disconnects its sender.
     brute = RawPeer(fuzz_server.address)

@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,69 @@ def test_non_loopback_needs_allow_remote(tmp_path: Path) -> None:
                          text=True, timeout=60)
     assert out.returncode != 0
     assert "--allow-remote" in out.stderr
+
+
+def test_heartbeats_and_forgetting_a_silent_client(server: ServerProcess) -> None:
+    peer = RawPeer(server.address)
+    try:
+        assert peer.hello(server.token)["type"] == "welcome"
+        # The server sends heartbeats to a welcomed client that hears nothing else...
+        beat = peer.recv(timeout=10, skip=())
+        assert beat["type"] == "heartbeat" and isinstance(beat["time"], float)
+        # ...and forgets one that stays silent for heartbeat × liveness (0.25 s × 3 here).
+        deadline = time.monotonic() + 20
+        while True:
+            reply = peer.call({"type": "ping", "id": "p"})
+            if reply["type"] == "error":
+                break
+            assert time.monotonic() < deadline, "never forgotten"
+            time.sleep(1.5)  # silent well past liveness (heartbeats from the server don't count)
+        assert reply["code"] == "hello_required"
+        assert peer.hello(server.token)["type"] == "welcome"
+        # One-way heartbeats from the client keep it known and get no reply.
+        for _ in range(6):
+            peer.send({"type": "heartbeat"})
+            time.sleep(0.2)
+        assert peer.call({"type": "ping", "id": "q"})["type"] == "pong"
+    finally:
+        peer.close()
+
+
+def test_a_resent_submit_with_the_same_key_is_the_same_job(server: ServerProcess,
+                                                           clips: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    peer = RawPeer(server.address)
+    try:
+        peer.hello(server.token)
+        msg = {"type": "submit", "spec": key_spec(clips["short"], tmp_path / "o"),
+               "subscribe": False, "key": "k-1"}
+        first = peer.call({**msg, "id": "s1"}, timeout=60)
+        peer.hello(server.token)  # a raw peer sends no heartbeats: it may have been forgotten
+        again = peer.call({**msg, "id": "s2"}, timeout=60)
+        assert (first["type"], again["type"]) == ("submitted", "submitted"), (first, again)
+        assert first["job"] == again["job"] and again["id"] == "s2"
+        jobs = peer.call({"type": "jobs", "id": "j"})["jobs"]
+        assert [j["job"] for j in jobs] == [first["job"]]
+    finally:
+        peer.close()
+
+
+def test_one_client_from_many_threads(client: Client) -> None:
+    """Requests from several threads share the client's one socket safely."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def ping_many(n: int) -> None:
+        try:
+            for _ in range(50):
+                assert client.request("ping", timeout=30)["type"] == "pong"
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ping_many, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors

@@ -46,18 +46,15 @@ class ScriptedClient:
 
 class Log:
     def __init__(self) -> None:
-        self.started: list[str] = []
-        self.progress: list[tuple[str, int]] = []
+        self.began: list[str] = []
+        self.seen: list[tuple[str, int]] = []
         self.ended: dict[str, Any] = {}
 
-    def started_(self, job: ShotJob) -> None:
-        self.started.append(job.shot.id)
-
-    def started(self, job: ShotJob) -> None:  # noqa: F811 - the Reporter's name
-        self.started_(job)
+    def started(self, job: ShotJob) -> None:
+        self.began.append(job.shot.id)
 
     def progress(self, job: ShotJob, done: int) -> None:
-        self.progress.append((job.shot.id, done))
+        self.seen.append((job.shot.id, done))
 
     def finished(self, job: ShotJob, event: Any) -> None:
         assert job.shot.id not in self.ended
@@ -80,10 +77,10 @@ def test_server_runner_follows_events_and_reports_refusals(tmp_path: Path) -> No
     })
     log = Log()
     ServerRunner(client, window=1).run([job(n, tmp_path) for n in "abc"], log, threading.Event())
-    assert isinstance(log.ended["a"], Done) and ("a", 2) in log.progress
+    assert isinstance(log.ended["a"], Done) and ("a", 2) in log.seen
     assert isinstance(log.ended["b"], Failed) and "no file" in log.ended["b"].reason
     assert isinstance(log.ended["c"], Failed) and log.ended["c"].reason == "disk full"
-    assert log.started == ["a", "c"]
+    assert log.began == ["a", "c"]
 
 
 def test_server_runner_cancels_what_runs_when_stopped(tmp_path: Path) -> None:
@@ -95,7 +92,7 @@ def test_server_runner_cancels_what_runs_when_stopped(tmp_path: Path) -> None:
     runner = ServerRunner(client, window=1)
     done = threading.Thread(target=runner.run, args=([job("a", tmp_path), job("b", tmp_path)], log, stop))
     done.start()
-    while not log.started:
+    while not log.began:
         threading.Event().wait(0.01)
     stop.set()
     while not client.cancelled:

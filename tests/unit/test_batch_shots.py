@@ -186,8 +186,11 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     assert mf.load(tmp_path) is None
 
 
-def test_fcp_xml_through_the_otio_adapter(media: Path, tmp_path: Path) -> None:
-    pytest.importorskip("otio_fcp_adapter")
+@pytest.mark.parametrize("adapter, suffix", [("fcp_xml", ".xml"), ("fcpx_xml", ".fcpxml")])
+def test_fcp_xml_through_the_otio_adapters(media: Path, tmp_path: Path, adapter: str,
+                                           suffix: str) -> None:
+    if adapter not in otio.adapters.available_adapter_names():
+        pytest.skip(f"the OTIO {adapter} adapter is not installed")
     tl = otio.schema.Timeline(name="cut", global_start_time=otio.opentime.RationalTime(0, 24))
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     tl.tracks.append(track)
@@ -197,8 +200,8 @@ def test_fcp_xml_through_the_otio_adapter(media: Path, tmp_path: Path) -> None:
                                                 otio.opentime.RationalTime(9, 24)))
     track.append(otio.schema.Clip(name="B", media_reference=ref, source_range=otio.opentime.TimeRange(
         otio.opentime.RationalTime(187205 + 3, 24), otio.opentime.RationalTime(4, 24))))
-    path = tmp_path / "cut.xml"
-    otio.adapters.write_to_file(tl, str(path), adapter_name="fcp_xml")
+    path = tmp_path / f"cut{suffix}"
+    otio.adapters.write_to_file(tl, str(path), adapter_name=adapter)
     (shot,) = read_shots(path)
     assert (shot.source, shot.first, shot.last) == (str(media / "B.mp4"), 3, 6)
 

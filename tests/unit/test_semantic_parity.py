@@ -21,8 +21,9 @@ import torch
 from segmatte.models.engine import EngineError
 from segmatte.models.frames import ClipInfo, Frame
 from segmatte.models.semantic import tiny
-from segmatte.models.semantic.classes import ADE20K, CITYSCAPES, canonical
+from segmatte.models.semantic.classes import ADE20K, CITYSCAPES, canonical, resolve
 from segmatte.models.semantic.engine_semantic import SemanticEngine
+from segmatte.models.semantic.loader import load
 
 H, W = 72, 100
 CLIP = ClipInfo(W, H, 24.0, 0, 1)
@@ -134,6 +135,21 @@ def test_missing_weights_name_the_pull_command(tmp_path: Path,
         engine.open(CLIP)
 
 
+def test_readiness_is_checked_at_the_door_without_loading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    options = SemanticEngine.Options(model="segformer-b0-ade", classes="sky")
+    with pytest.raises(EngineError, match="segmatte models pull segformer-b0-ade --accept-licence$"):
+        SemanticEngine.check_ready(options, None)
+    model, processor = tiny.segformer(labels=CITYSCAPES)
+    folder = str(tiny.save_checkpoint(model, processor, tmp_path / "city"))
+    ok = SemanticEngine.Options(model=folder, classes="sky,vehicle,people")
+    SemanticEngine.check_ready(ok, None)
+    assert ok.layer_names() == ("sky", "vehicle", "people")
+    with pytest.raises(EngineError, match="'van'"):
+        SemanticEngine.check_ready(SemanticEngine.Options(model=folder, classes="van"), None)
+
+
 def test_a_tracking_model_is_refused() -> None:
     engine = SemanticEngine({"classes": "sky"}, model="sam2.1-tiny")
     with pytest.raises(EngineError, match="not a semantic"):
@@ -153,3 +169,15 @@ def test_ade_labels_load_from_a_checkpoint(tmp_path: Path) -> None:
     folder = tiny.save_checkpoint(model, processor, tmp_path / "ade")
     (matte, _) = run(folder, ["bed", "people", "vehicle"])
     assert list(matte.layers) == ["bed", "people", "vehicle"]
+
+
+def test_a_batch_of_tiles_equals_one_at_a_time(checkpoint) -> None:
+    """Tiles of one size go through the model together; nothing may leak between them."""
+    _, folder = checkpoint
+    segmenter = load(str(folder))
+    selections = resolve(["sky", "vehicle"], segmenter.id2label)
+    crops = [np.ascontiguousarray(FRAMES[0].image[y:y + 48, x:x + 64])
+             for y, x in ((0, 0), (24, 36), (10, 20))]
+    batched = segmenter.probabilities_batch(crops, selections)
+    for crop, probs in zip(crops, batched, strict=True):
+        np.testing.assert_allclose(probs, segmenter.probabilities(crop, selections), atol=1e-5)

@@ -58,7 +58,11 @@ class FlickeringSegmenter:
     def __init__(self) -> None:
         self.rng = np.random.default_rng(11)
 
-    def probabilities(self, image: np.ndarray, selections: Sequence[Selection]) -> np.ndarray:
+    def score_size(self, height: int, width: int) -> tuple[int, int]:
+        return height, width
+
+    def probabilities(self, image: np.ndarray, selections: Sequence[Selection],
+                      size: tuple[int, int] | None = None) -> np.ndarray:
         shift = self.rng.uniform(-0.2, 0.2)  # the edge wanders
         confidence = self.rng.uniform(0.6, 1.0)  # the whole region's probability pumps
         red = cv2.GaussianBlur(image[..., 0], (0, 0), 1.0)

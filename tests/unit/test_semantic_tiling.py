@@ -110,3 +110,12 @@ def test_tiled_matches_whole_without_seams() -> None:
     assert _seam(pasted, tiles) > 3.0  # the check sees a grid when there is one
     assert _seam(tiled, tiles) < 2.0  # and the blend leaves none
     assert _seam(tiled, tiles) < _seam(whole, tiles) + 0.5  # no worse than no tiles at all
+
+
+def test_scores_stay_within_the_memory_budget() -> None:
+    model, processor = tiny.segformer(labels=CITYSCAPES)
+    segmenter = Segmenter(model, processor, "segformer")
+    assert segmenter.score_size(576, 1024) == (576, 1024)
+    h, w = segmenter.score_size(2160, 3840, budget=19 * 1000 * 1000)
+    assert 19 * h * w <= 19 * 1000 * 1000 and abs(w / h - 3840 / 2160) < 0.01
+    assert segmenter.batch_size(512, 512, budget=19 * 512 * 512 * 3) == 3

@@ -6,7 +6,8 @@ import os
 import sys
 
 import bpy
-from conftest import EXT
+import pytest
+from conftest import EXT, wait
 
 
 def test_enabled_from_the_user_extensions_folder(ext):
@@ -49,3 +50,50 @@ def test_panel_icons_exist(ext):
         used = set(re.findall(r'icon="([A-Z_]+)"', fh.read()))
     used |= {"CHECKMARK", "TIME", "ERROR", "UNLINKED"}
     assert used and used <= icons, used - icons
+
+
+def test_start_server_connects_then_stop_server(ext, tmp_path, monkeypatch):
+    """Start Server runs the preferences' command, connects once it is up; Stop Server stops it."""
+    link = ext.connection.link
+    monkeypatch.setenv("SEGMATTE_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SEGMATTE_DATA_DIR", str(tmp_path / "data"))
+    prefs = bpy.context.preferences.addons[EXT].preferences
+    saved = prefs.autostart_command
+    server = os.environ["SEGMATTE_HOST_SERVER_PYTHON"]
+    try:
+        prefs.autostart_command = f'"{server}" -m segmatte.server.cli serve --port 0'
+        assert bpy.ops.segmatte.start_server() == {"FINISHED"}
+        spawned = link.spawned
+        wait(ext, lambda: link.connected and link.engines, what="the started server")
+        assert link.address != ""
+        assert bpy.ops.segmatte.stop_server() == {"FINISHED"}
+        wait(ext, lambda: spawned.poll() is not None, what="the server's exit")
+        assert spawned.returncode == 0
+        assert link.state == "DISCONNECTED"
+
+        prefs.autostart_command = f'"{sys.executable}" -c "import sys; sys.exit(3)"'
+        assert bpy.ops.segmatte.start_server() == {"FINISHED"}
+        wait(ext, lambda: "exited with code 3" in link.detail, what="the failed start")
+        prefs.autostart_command = "no-such-segmatte-command --serve"
+        with pytest.raises(RuntimeError, match="cannot start"):
+            bpy.ops.segmatte.start_server()
+    finally:
+        prefs.autostart_command = saved
+        link.disconnect()
+
+
+def test_start_server_when_one_runs_connects_to_it(ext):
+    """A second server refuses the data folder and exits; the running one is used."""
+    link = ext.connection.link
+    prefs = bpy.context.preferences.addons[EXT].preferences
+    saved = prefs.autostart_command
+    try:
+        server = os.environ["SEGMATTE_HOST_SERVER_PYTHON"]
+        prefs.autostart_command = f'"{server}" -m segmatte.server.cli serve --port 0'
+        assert bpy.ops.segmatte.start_server() == {"FINISHED"}
+        spawned = link.spawned
+        wait(ext, lambda: link.connected and link.engines, what="connecting to the running server")
+        assert spawned.poll() == 1
+    finally:
+        prefs.autostart_command = saved
+        link.disconnect()

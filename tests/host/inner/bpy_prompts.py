@@ -34,6 +34,7 @@ def test_markers_become_points_with_signs_from_names(ext, scene, media):
     _marker(clip, "-car", 1, (0.5, 0.5))
     _marker(clip, "neg_bg.001", 1, (0.9, 0.1))
     _marker(clip, "car.002", 2, (0.1, 0.1))  # another frame: not a prompt now
+    _marker(clip, "car.003", 1, (1.2, 0.5))  # off screen: left out
     src = ext.sources.from_clip(clip)
     found = ext.prompts.Prompts(src.width, src.height)
     assert ext.prompts.add_markers(found, clip, src.clip_frame(scene.frame_current)) == 3

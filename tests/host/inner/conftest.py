@@ -7,6 +7,7 @@ here runs in the main test environment.
 - ``SEGMATTE_HOST_MEDIA``: generated clips (see test_blender.py)
 - ``SEGMATTE_HOST_WORK``: a scratch folder (renders, mattes)
 - ``SEGMATTE_TESTS_DIR``: the repository's tests/ (for clipgen's ground truth)
+- ``SEGMATTE_HOST_SERVER_PYTHON``: the main environment's Python (Start Server's test)
 - ``SEGMATTE_CONFIG_DIR`` / ``SEGMATTE_DATA_DIR``: the test server's folders,
   so the extension's client finds its address and token by itself
 - ``BLENDER_USER_RESOURCES``: a temporary Blender user folder
