@@ -38,6 +38,7 @@ from segmatte.client.events import (
     FrameWritten,
     Progress,
 )
+from segmatte.models import device as device_config
 from segmatte.models import registry
 from segmatte.models.engine import Engine, EngineError, EngineOptions
 from segmatte.models.finish.stage import FinishStage
@@ -344,6 +345,7 @@ class _JobRun:
     # -- the run ----------------------------------------------------------------
     def run(self) -> Event:
         plan, spec = self.plan, self.plan.spec
+        device_config.configure(self.device)
         plan.folder.mkdir(parents=True, exist_ok=True)
         order = plan.order
         done = {n for n in order
