@@ -132,6 +132,7 @@ REQUESTS: dict[str, tuple[Field, ...]] = {
         Field("engine", "str", required=False, default="track", min=1, max=64),
         Field("model", "str", required=False, default=None, max=128),
         Field("options", "object", required=False, default=None),
+        Field("range", "object", required=False, default=None),
     ),
     "session.prompt": (
         _SESSION,
@@ -139,12 +140,20 @@ REQUESTS: dict[str, tuple[Field, ...]] = {
         Field("object", "str", min=1, max=64),
         Field("points", "list", required=False, default=None, max=1000),
         Field("boxes", "list", required=False, default=None, max=100),
+        Field("mask", "str", required=False, default=None, min=1, max=4096),
+        Field("replace", "bool", required=False, default=False),
+        Field("keyframe", "bool", required=False, default=False),
     ),
     "session.propagate": (
         _SESSION,
+        Field("output", "object"),
         Field("range", "object", required=False, default=None),
-        Field("direction", "str", required=False, default="forward",
+        # None: the session decides (both ways from a new keyframe; a correction
+        # re-propagates only in the direction its frame was tracked in)
+        Field("direction", "str", required=False, default=None,
               choices=("forward", "backward", "both")),
+        Field("start", "int", required=False, default=None, min=0),
+        Field("subscribe", "bool", required=False, default=True),
     ),
     "session.close": (_SESSION,),
     "shutdown": (),
@@ -157,6 +166,7 @@ NO_ID_REQUESTS = frozenset({"heartbeat"})
 REPLIES = frozenset({
     "welcome", "pong", "engines", "submitted", "status", "cancelling", "subscribed",
     "unsubscribed", "jobs", "ok", "error",
+    "session.opened", "session.preview", "session.propagating", "session.closed",
 })
 """Reply types: each names the ``id`` of the request it answers."""
 
