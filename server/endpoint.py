@@ -34,6 +34,7 @@ from .auth import PathGuard, ensure_token, token_matches
 from .config import ServerConfig
 from .jobs import Job, JobQueue, JobTable, Mailbox, PipelineRunner, Runner, Workers
 from .journal import Journal, journal_path
+from .sessions import Propagation, SessionManager
 
 log = logging.getLogger("segmatte.server")
 
@@ -101,6 +102,7 @@ class Server:
         self.subs: dict[str, dict[bytes, str | None]] = {}
         """job id → {peer identity → id of the request that subscribed}."""
         self.pending_keys: dict[str, list[tuple[bytes, Request]]] = {}
+        self.sessions = SessionManager(config.data_dir, self.guard, self.mailbox, self._offload)
         self.ctx = zmq.Context.instance()
         self.sock: zmq.Socket | None = None
         self.address = ""
@@ -163,11 +165,12 @@ class Server:
         """Stop taking work, let running jobs stop between frames (they stay resumable), close."""
         self.table.stopping = True
         self.workers.stop()
+        self.sessions.close_all()
         for job in self.table.jobs.values():  # incl. one a worker took but has not started
             if not job.finished:
                 job.cancel.set()
         deadline = time.monotonic() + timeout
-        while self.workers.alive() and time.monotonic() < deadline:
+        while (self.workers.alive() or self.sessions.alive()) and time.monotonic() < deadline:
             time.sleep(0.02)
             self.mailbox.drain()
         self.mailbox.drain()
@@ -204,6 +207,10 @@ class Server:
             job = Job.from_row(row)
             job.state = "queued"
             self.table.add(job)
+            if "session" in row.spec:  # a session's propagation: its session died with the server
+                self.table.apply(job.id, Failed(job=job.id, reason="the server stopped during "
+                                                "this session propagation; open the session again"))
+                continue
             try:
                 job.spec = parse_spec(row.spec)
             except SpecError as exc:  # written by an older version that read specs differently
@@ -262,6 +269,7 @@ class Server:
                 self._forget(identity)
             elif peer.authed and now - peer.last_sent >= hb:
                 self._send(identity, P.heartbeat(time.time()))
+        self.sessions.reap(now, lambda identity: identity in self.peers)
 
     def _forget(self, identity: bytes) -> None:
         peer = self.peers.pop(identity, None)
@@ -324,7 +332,7 @@ class Server:
             self._error(peer, req.id, Code.HELLO_REQUIRED,
                         "say hello (with the token) before any other request", "type")
             return
-        if self._stop.is_set() and req.type in ("submit",):
+        if self._stop.is_set() and req.type in ("submit", "session.open", "session.propagate"):
             self._error(peer, req.id, Code.SHUTTING_DOWN, "the server is stopping")
             return
         self._handlers[req.type](peer, req)
@@ -492,9 +500,39 @@ class Server:
         self._reply(peer, req, "jobs", jobs=[r.summary() for r in rows])
 
     def _session(self, peer: Peer, req: Request) -> None:
-        self._error(peer, req.id, Code.NOT_IMPLEMENTED,
-                    f"{req.type} is not implemented yet: interactive sessions come with the "
-                    "track engine", "type")
+        """session.* requests: the manager checks and works; errors at the door come back here."""
+        def reply(message: dict[str, Any]) -> None:
+            self._send(peer.identity, message)
+
+        manager = self.sessions
+        try:
+            if req.type == "session.open":
+                manager.open(req, peer.identity, reply)
+            elif req.type == "session.prompt":
+                manager.prompt(req, peer.identity, reply)
+            elif req.type == "session.propagate":
+                manager.propagate(req, peer.identity, reply,
+                                  lambda prop: self._session_job(peer.identity, req, prop))
+            else:
+                manager.close(req, peer.identity, reply)
+        except ProtocolError as exc:
+            self._send(peer.identity, exc.reply())
+
+    def _session_job(self, identity: bytes, req: Request, prop: Propagation) -> None:
+        """A checked propagation becomes a job: table, journal, subscribers, cancel as usual."""
+        job = Job(id=uuid.uuid4().hex[:12], spec=None, spec_dict=prop.spec_dict(), resumable=False)
+        self.journal.add_job(job.id, job.spec_dict, job.priority, None)
+        self.table.add(job)
+        peer = self.peers.get(identity)
+        if peer is not None:
+            self._reply(peer, req, "session.propagating", session=prop.session.id, job=job.id,
+                        state=job.summary())
+            if prop.subscribe:
+                self._add_subscriber(peer, req, job, replay=False)
+        log.info("session %s: propagation job %s", prop.session.id, job.id)
+        self.sessions.start(prop, job.id, job.cancel,
+                            emit=lambda event: self.mailbox.post(self._on_event, job.id, event),
+                            started=lambda: self.mailbox.post(self.table.started, job.id))
 
     def _shutdown(self, peer: Peer, req: Request) -> None:
         log.info("shutdown requested by %s", peer.client)

@@ -184,6 +184,8 @@ class Job:
     """(seq, event dict) of the job's end, replayed to late subscribers."""
     cancel: threading.Event = field(default_factory=threading.Event)
     user_cancelled: bool = False
+    resumable: bool = True
+    """False for a session's propagation: it needs the session, which ends with the server."""
 
     @property
     def finished(self) -> bool:
@@ -264,7 +266,8 @@ class JobTable:
         job = self.jobs.get(job_id)
         if job is None or job.finished:
             return None
-        if isinstance(event, Cancelled) and self.stopping and not job.user_cancelled:
+        if isinstance(event, Cancelled) and self.stopping and not job.user_cancelled \
+                and job.resumable:
             # Interrupted by the server stopping, not by a user: leave it to resume.
             job.state = "queued"
             self.journal.set_state(job_id, "queued")

@@ -164,6 +164,12 @@ def _manifest_is_ours(path: Path) -> bool:
         return False
 
 
+def check_output(plan: JobPlan) -> None:
+    """The output folder is usable and holds nothing this plan may not touch (SpecError)."""
+    _check_folder(plan.folder)
+    _check_existing(plan)
+
+
 def check_job(spec: JobSpec) -> JobPlan:
     """Validate a spec against the real world; raises SpecError/MediaError/EngineError."""
     engine_cls = registry.get(spec.engine)
@@ -184,10 +190,9 @@ def check_job(spec: JobSpec) -> JobPlan:
         raise MediaError(f"range {first}-{last} is outside the source's frames "
                          f"{media.first}-{media.last} ({spec.source})")
     folder = Path(spec.output.folder).expanduser().absolute()
-    _check_folder(folder)
     plan = JobPlan(spec=spec, media=media, engine_cls=engine_cls, options=options, first=first,
                    last=last, layers=_layer_names(spec), digest=spec.digest(), folder=folder)
-    _check_existing(plan)
+    check_output(plan)
     return plan
 
 
@@ -247,7 +252,12 @@ def _frames(media: MediaInfo, numbers: list[int], readers: list) -> Iterator[Fra
             yield from reader
 
 
-def _write_frame(plan: JobPlan, matte: Matte, metadata: dict[str, str | int]) -> FrameRecord:
+def write_frame(plan: JobPlan, matte: Matte, metadata: dict[str, str | int]) -> FrameRecord:
+    """Write one frame's layers as the plan names them; return its manifest record.
+
+    Shared by jobs and interactive sessions (``segmatte.server.sessions``), so
+    a matte written from a session is the same file a job would write.
+    """
     out = plan.spec.output
     files = {}
     for layer, path in plan.paths(matte.number).items():
@@ -261,6 +271,9 @@ def _write_frame(plan: JobPlan, matte: Matte, metadata: dict[str, str | int]) ->
     flags = {layer: ["empty"] for layer in files
              if not np.any(matte.layers.get(layer, matte.layer()))}
     return FrameRecord.make(plan.folder, matte.number, files, matte.scores, flags)
+
+
+_write_frame = write_frame  # the job loop's name for it (tests patch it to slow writes down)
 
 
 def _existing_record(plan: JobPlan, number: int) -> FrameRecord:

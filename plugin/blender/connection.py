@@ -215,7 +215,7 @@ class Link:
             return
         code = self.spawned.poll()
         info = paths.read_json(paths.endpoint_path())
-        if info.get("pid") == self.spawned.pid or (code is None and info.get("address")):
+        if info.get("pid") == self.spawned.pid:
             self.spawn_deadline = 0.0
             address, token = self._spawn_prefs
             self.connect(address, token)

@@ -238,23 +238,34 @@ class Client:
         return self.request("shutdown", timeout)
 
     def session_open(self, source: str, engine: str = "track", model: str | None = None,
-                     options: dict[str, Any] | None = None, timeout: float = 60.0) -> dict[str, Any]:
+                     options: dict[str, Any] | None = None, range: dict[str, int] | None = None,
+                     timeout: float = 120.0) -> dict[str, Any]:
+        """Open an interactive session on ``source``; the reply has ``session``, ``width``,
+        ``height``, ``first``, ``last`` and ``fps``. Loading the model can take a while."""
         return self.request("session.open", timeout, source=source, engine=engine, model=model,
-                            options=options)
+                            options=options, range=range)
 
     def session_prompt(self, session: str, frame: int, object: str, *,
                        points: list[dict[str, Any]] | None = None,
-                       boxes: list[dict[str, Any]] | None = None,
+                       boxes: list[dict[str, Any]] | None = None, mask: str | None = None,
+                       replace: bool | None = None, keyframe: bool | None = None,
                        timeout: float = 60.0) -> dict[str, Any]:
+        """Prompt ``object`` on ``frame``; the reply names the preview EXR (``path``) and ``score``."""
         return self.request("session.prompt", timeout, session=session, frame=frame,
-                            object=object, points=points, boxes=boxes)
+                            object=object, points=points, boxes=boxes, mask=mask,
+                            replace=replace, keyframe=keyframe)
 
-    def session_propagate(self, session: str, range: dict[str, int] | None = None,
-                          direction: str = "forward", timeout: float = 60.0) -> dict[str, Any]:
-        return self.request("session.propagate", timeout, session=session, range=range,
-                            direction=direction)
+    def session_propagate(self, session: str, output: dict[str, Any],
+                          range: dict[str, int] | None = None, direction: str | None = None,
+                          start: int | None = None, subscribe: bool = True,
+                          timeout: float = 60.0) -> str:
+        """Propagate as a job writing into ``output``; return the job id (events follow
+        in :attr:`events` like a submitted job's when ``subscribe``)."""
+        reply = self.request("session.propagate", timeout, session=session, output=output,
+                             range=range, direction=direction, start=start, subscribe=subscribe)
+        return reply["job"]
 
-    def session_close(self, session: str, timeout: float = 10.0) -> dict[str, Any]:
+    def session_close(self, session: str, timeout: float = 30.0) -> dict[str, Any]:
         return self.request("session.close", timeout, session=session)
 
     def wait(self, job: str, timeout: float) -> Event:
@@ -441,7 +452,7 @@ class Client:
             elif msg_id and "-resub-" in msg_id:
                 pass  # re-subscribed again after the welcome anyway
             return
-        if kind == "submitted" and msg.get("job"):
+        if kind in ("submitted", "session.propagating") and msg.get("job"):
             pending = self._pending.get(msg_id or "")
             if pending is not None and pending.message.get("subscribe", True):
                 link.subs.setdefault(msg["job"], 0)

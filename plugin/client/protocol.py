@@ -63,7 +63,7 @@ class Code:
     NOT_FOUND = "not_found"  # unknown job or session
     NOT_IMPLEMENTED = "not_implemented"
     SHUTTING_DOWN = "shutting_down"
-    BUSY = "busy"  # queue full
+    BUSY = "busy"  # queue full, too many sessions, or a session propagating
     INTERNAL = "internal"  # a server bug; the message says what failed
 
 

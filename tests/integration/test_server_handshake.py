@@ -81,13 +81,13 @@ def test_protocol_version_is_negotiated(server: ServerProcess) -> None:
         peer.close()
 
 
-def test_engines_jobs_and_not_implemented(client: Client) -> None:
+def test_engines_jobs_and_sessions_checked(client: Client) -> None:
     names = [e["name"] for e in client.engines()]
     assert "key" in names
     assert client.jobs() == []
     with pytest.raises(ClientError) as err:
-        client.session_open("/tmp/x.mp4")
-    assert err.value.code == "not_implemented"
+        client.session_open("/tmp/no-such-clip.mp4")
+    assert (err.value.code, err.value.field) == ("bad_media", "source")
     with pytest.raises(ClientError) as err:
         client.status("nope")
     assert err.value.code == "not_found" and err.value.field == "job"
