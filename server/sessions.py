@@ -1,0 +1,729 @@
+"""Interactive tracking sessions: ``session.open / prompt / propagate / close``.
+
+A session is one :class:`~segmatte.models.track.session.TrackSession` (the
+model's memory of one clip) plus what the protocol needs around it: the probed
+source, a folder for previews, the prompts so far (for the manifest) and the
+files it has written per output.
+
+Threading, as in the rest of the server: the :class:`SessionManager`'s tables
+are touched only by the ROUTER thread. Each session owns **one worker
+thread** (a one-thread executor): loading the model, every prompt and every
+propagation run there, one at a time — a ``TrackSession`` is not thread-safe,
+and this way the ROUTER loop never waits on the model. Results go back to the
+ROUTER thread through the :class:`~segmatte.server.jobs.Mailbox`, like job
+events.
+
+A propagation is a **job**: the endpoint puts it in the job table (so
+subscribe, cancel, status, ``jobs`` and the journal work as for a submitted
+job) and the session thread runs it, writing frames with the pipeline's own
+:func:`~segmatte.server.pipeline.write_frame`. After a correction the
+``TrackSession`` re-tracks only in the direction the corrected frame was
+tracked in, so a second propagation rewrites only those frames (and the
+corrected frame itself, from its preview).
+
+Models are loaded once and kept warm in a small :class:`ModelCache` shared by
+all sessions (same name, dtype and device → same weights).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from segmatte.client import __version__
+from segmatte.client import protocol as P
+from segmatte.client.events import Accepted, Cancelled, Done, Event, Failed, FrameWritten, Progress
+from segmatte.client.protocol import Code, ProtocolError, Request
+
+from .auth import PathGuard
+from .jobs import Mailbox
+
+log = logging.getLogger("segmatte.server.sessions")
+
+SESSION_TIMEOUT_S = float(os.environ.get("SEGMATTE_SESSION_TIMEOUT", "120"))
+"""A session whose client has gone (forgotten after missed heartbeats) and that
+no other client touched is closed after this long: models hold a lot of memory."""
+MAX_SESSIONS = 8
+PROGRESS_INTERVAL_S = 0.1
+OBJECT_ID = re.compile(r"^[A-Za-z0-9_\-]+$")
+"""The same rule as a job spec's object ids (they name layers and files)."""
+
+Reply = Callable[[dict[str, Any]], None]
+"""Sends one message to the requesting peer (called on the ROUTER thread)."""
+Offload = Callable[[Callable[[], Any], Callable[[Future[Any]], None]], None]
+
+
+def _error(req: Request, code: str, message: str, field: str | None) -> ProtocolError:
+    return ProtocolError(code, message, field, req.id)
+
+
+def _pick_device() -> str:
+    """The GPU when there is one: a preview should cost one model call, not a CPU's worth."""
+    wanted = os.environ.get("SEGMATTE_DEVICE", "").strip()
+    if wanted:
+        return wanted
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class ModelCache:
+    """Loaded (model, processor) pairs by (name, dtype, device), least recently used out.
+
+    Sessions on the same model share its weights (inference keeps its state in
+    the per-session inference session, not in the model). An evicted model
+    lives on as long as a session still holds it.
+    """
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._models: OrderedDict[tuple[str, str, str], tuple[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def get(self, name: str, dtype: str, device: str) -> tuple[Any, Any]:
+        key = (name, dtype, device)
+        with self._lock:  # loads are rare and serialised: never two copies of one model
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            from segmatte.models.track.loader import load
+
+            parts = load(name, dtype=dtype, device=device)
+            self.loads += 1
+            self._models[key] = parts
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+            return parts
+
+
+class FrameSource:
+    """``fetch(n)`` for a TrackSession: cheap for both of its access patterns.
+
+    A prompt asks for one frame (often the same one again: several clicks),
+    so the last few frames are kept. A propagation asks for n, n±1, n±2…:
+    once two requests are neighbours, one sequential reader is opened in that
+    direction instead of seeking (an ffmpeg start) per frame.
+    """
+
+    KEEP = 3
+
+    def __init__(self, media: Any, first: int, last: int) -> None:
+        self.media, self.first, self.last = media, first, last
+        self._recent: OrderedDict[int, Any] = OrderedDict()
+        self._reader: Any = None
+        self._next: int | None = None
+        self._step = 0
+        self._previous: int | None = None
+
+    def fetch(self, number: int) -> Any:
+        from .media import open_reader, read_frame
+
+        frame = self._recent.get(number)
+        if frame is None:
+            step = number - self._previous if self._previous is not None else 0
+            if self._reader is not None and number == self._next:
+                frame = next(self._reader)
+                self._next = number + self._step
+            elif step in (1, -1):
+                self.close()
+                end = self.last if step == 1 else self.first
+                self._reader = open_reader(self.media, min(number, end), max(number, end),
+                                           reverse=step == -1)
+                self._step = step
+                frame = next(self._reader)
+                self._next = number + step
+            else:
+                self.close()  # a jump: the sequential reader is no use any more
+                frame = read_frame(self.media, number)
+            self._recent[number] = frame
+            while len(self._recent) > self.KEEP:
+                self._recent.popitem(last=False)
+        self._recent.move_to_end(number)
+        self._previous = number
+        return frame
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        self._reader, self._next = None, None
+
+
+@dataclass
+class Propagation:
+    """A ``session.propagate`` checked at the door, waiting for its job id."""
+
+    session: Session
+    output: Any
+    """The validated ``OutputSpec``."""
+    direction: str | None
+    start: int | None
+    first: int
+    last: int
+    subscribe: bool
+
+    def spec_dict(self) -> dict[str, Any]:
+        """What the job table and the journal record (``jobs`` lists it like a job)."""
+        s = self.session
+        return {"session": s.id, "source": s.source, "engine": "track", "model": s.model,
+                "range": {"first": self.first, "last": self.last},
+                "direction": self.direction, "start": self.start,
+                "output": self.output.model_dump(mode="json")}
+
+
+@dataclass
+class Session:
+    """One open session. ROUTER-thread fields first; the rest belong to its worker."""
+
+    id: str
+    owner: bytes
+    source: str
+    model: str
+    options: Any
+    folder: Path
+    executor: ThreadPoolExecutor
+    last_used: float
+    width: int = 0
+    height: int = 0
+    first: int = 0
+    last: int = 0
+    fps: float = 0.0
+    job: str | None = None
+    """The running propagation's job id; prompts wait for its end."""
+    job_cancel: threading.Event | None = None
+    objects: list[str] = field(default_factory=list)
+    prompted: bool = False
+    orphan_since: float | None = None
+    closed: threading.Event = field(default_factory=threading.Event)
+    # --- the worker thread's ---
+    media: Any = None
+    frames: FrameSource | None = None
+    track: Any = None
+    digest: str = ""
+    last_prompt: int | None = None
+    pending: dict[int, Any] = field(default_factory=dict)
+    """Prompted frames whose matte (the preview) no propagation has written yet."""
+    tracked: dict[int, bool] = field(default_factory=dict)
+    """Frame → tracked in reverse; a correction there re-propagates that way only."""
+    keyframes: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    """Object → frame → prompts so far (recorded in the manifest's spec)."""
+    records: dict[tuple[str, str], dict[int, Any]] = field(default_factory=dict)
+    """(folder, name) → frame → FrameRecord, so each manifest lists every frame written."""
+
+    def submit(self, mailbox: Mailbox, fn: Callable[[], Any],
+               then: Callable[[Future[Any]], None]) -> None:
+        """Run ``fn`` on this session's thread; ``then(future)`` runs on the ROUTER thread."""
+        future = self.executor.submit(fn)
+        future.add_done_callback(lambda f: mailbox.post(then, f))
+
+    # --- worker thread ----------------------------------------------------------
+    def plan(self, output: Any, objects: tuple[Any, ...] = ()) -> Any:
+        """The pipeline's JobPlan for writing into ``output``: same paths, same writer."""
+        from segmatte.models.track.engine_track import TrackEngine
+
+        from .pipeline import JobPlan
+        from .spec import FrameRange, JobSpec
+
+        spec = JobSpec(source=self.source, range=FrameRange(first=self.first, last=self.last),
+                       engine="track", model=self.model,
+                       options=self.options.model_dump(mode="json"), objects=objects,
+                       output=output)
+        layers = tuple(o.id for o in objects) or tuple(self.objects) or ("matte",)
+        return JobPlan(spec=spec, media=self.media, engine_cls=TrackEngine, options=self.options,
+                       first=self.first, last=self.last, layers=layers, digest=self.digest,
+                       folder=Path(output.folder).expanduser().absolute())
+
+    def prompt_objects(self) -> tuple[Any, ...]:
+        from segmatte.models.prompts import Keyframe, ObjectPrompts
+
+        return tuple(ObjectPrompts(id=obj, keyframes=tuple(
+            Keyframe(frame=n, **kf) for n, kf in sorted(frames.items())))
+            for obj, frames in self.keyframes.items())
+
+
+class SessionManager:
+    """The server's open sessions: door checks on the ROUTER thread, work on each session's."""
+
+    def __init__(self, data_dir: Path, guard: PathGuard, mailbox: Mailbox, offload: Offload, *,
+                 timeout_s: float = SESSION_TIMEOUT_S, max_sessions: int = MAX_SESSIONS) -> None:
+        self.root = data_dir / "sessions"
+        self.guard = guard
+        self.mailbox = mailbox
+        self.offload = offload
+        self.timeout_s = timeout_s
+        self.max_sessions = max_sessions
+        self.models = ModelCache()
+        self.sessions: dict[str, Session] = {}
+        self.opening = 0
+        self.stopping = False
+        self._closing: list[Session] = []
+
+    # --- helpers ----------------------------------------------------------------
+    def _find(self, req: Request, owner: bytes) -> Session:
+        s = self.sessions.get(req["session"])
+        if s is None:
+            raise _error(req, Code.NOT_FOUND, f"no session {req['session']!r} (closed, timed out, "
+                         "or opened on another server run)", "session")
+        s.owner, s.orphan_since, s.last_used = owner, None, time.monotonic()
+        return s
+
+    def _answer(self, req: Request, reply: Reply, kind: str) -> Callable[[Future[Any]], None]:
+        """A ``then`` that sends the work's dict as a ``kind`` reply, or its error."""
+        def then(f: Future[Any]) -> None:
+            exc = f.exception()
+            if isinstance(exc, ProtocolError):
+                reply(exc.reply())
+            elif exc is not None:
+                log.error("%s failed: %r", req.type, exc, exc_info=exc)
+                reply(P.error_reply(req.id, Code.INTERNAL, f"{req.type} failed: {exc}"))
+            else:
+                reply(P.reply(kind, req.id, **f.result()))
+        return then
+
+    # --- session.open ---------------------------------------------------------
+    def open(self, req: Request, owner: bytes, reply: Reply) -> None:
+        from segmatte.models.track.options import TrackOptions
+
+        from .spec import FrameRange, _first_error
+
+        if req["engine"] != "track":
+            raise _error(req, Code.BAD_ENGINE, f"sessions run the track engine, not "
+                         f"{req['engine']!r}", "engine")
+        if not self.guard.allows(req["source"]):
+            roots = ", ".join(str(r) for r in self.guard.roots)
+            raise _error(req, Code.BAD_PATH, f"{req['source']!r} is outside the folders this "
+                         f"server may use ({roots}); start it with --allow-root to add one", "source")
+        if not os.path.isabs(os.path.expanduser(req["source"])):
+            raise _error(req, Code.BAD_MEDIA, "source must be an absolute path", "source")
+        try:
+            options = TrackOptions(**(req["options"] or {}))
+        except ValidationError as exc:
+            raise _error(req, Code.BAD_ENGINE, _first_error(exc, "options"), "options") from None
+        except TypeError:
+            raise _error(req, Code.BAD_ENGINE, "options must be a JSON object", "options") from None
+        frange = None
+        if req["range"] is not None:
+            try:
+                frange = FrameRange.model_validate(req["range"])
+            except ValidationError as exc:
+                raise _error(req, Code.BAD_FIELD, _first_error(exc, "range"), "range") from None
+        if len(self.sessions) + self.opening >= self.max_sessions:
+            raise _error(req, Code.BUSY, f"{self.max_sessions} sessions are open; close one first",
+                         None)
+        sid = uuid.uuid4().hex[:12]
+        s = Session(id=sid, owner=owner, source=req["source"], model=req["model"] or options.model,
+                    options=options, folder=self.root / sid, last_used=time.monotonic(),
+                    executor=ThreadPoolExecutor(1, thread_name_prefix=f"segmatte-session-{sid}"))
+        self.opening += 1
+
+        def then(f: Future[Any]) -> None:
+            self.opening -= 1
+            if f.exception() is None and self.stopping:  # opened while the server stops
+                self._retire(s)
+                reply(P.error_reply(req.id, Code.SHUTTING_DOWN, "the server is stopping"))
+                return
+            if f.exception() is None:
+                self.sessions[sid] = s
+                log.info("session %s opened on %s (%s)", sid, s.source, s.model)
+            else:
+                self._retire(s)
+            self._answer(req, reply, "session.opened")(f)
+
+        s.submit(self.mailbox, lambda: self._open_work(s, req, frange), then)
+
+    def _open_work(self, s: Session, req: Request, frange: Any) -> dict[str, Any]:
+        """Probe, check the model is pulled, load it (or reuse a warm one): session thread."""
+        from segmatte.models import device as device_config
+        from segmatte.models.engine import EngineError
+        from segmatte.models.frames import ClipInfo
+        from segmatte.models.track.session import TrackSession
+        from segmatte.models.weights import cache, catalog
+
+        from .media import MediaError, probe
+
+        try:
+            media = probe(s.source)
+        except MediaError as exc:
+            raise _error(req, Code.BAD_MEDIA, str(exc), "source") from None
+        first, last = (frange.first, frange.last) if frange else (media.first, media.last)
+        if first < media.first or last > media.last:
+            raise _error(req, Code.BAD_MEDIA, f"range {first}-{last} is outside the source's "
+                         f"frames {media.first}-{media.last}", "range")
+        try:
+            entry = catalog.get(s.model)
+            if entry.engine != "track":
+                raise EngineError(f"model {s.model} is not a tracking model")
+            cache.require(entry)  # the pull command, before anything loads
+            device = _pick_device()
+            device_config.configure(device)
+            model, processor = self.models.get(s.model, s.options.dtype, device)
+        except EngineError as exc:
+            raise _error(req, Code.BAD_ENGINE, str(exc),
+                         "model" if req["model"] else "options.model") from None
+        s.media, s.width, s.height = media, media.width, media.height
+        s.first, s.last, s.fps = first, last, float(media.fps or 0.0)
+        s.frames = FrameSource(media, first, last)
+        clip = ClipInfo(width=s.width, height=s.height, fps=s.fps, first=first, last=last)
+        s.track = TrackSession(model, processor, clip, s.frames.fetch, options=s.options,
+                               device=device)
+        key = json.dumps([s.id, s.model, s.options.model_dump(mode="json")], sort_keys=True)
+        s.digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        s.folder.mkdir(parents=True, exist_ok=True)
+        return {"session": s.id, "width": s.width, "height": s.height, "first": first,
+                "last": last, "fps": s.fps, "model": s.model, "device": device}
+
+    # --- session.prompt -------------------------------------------------------
+    def prompt(self, req: Request, owner: bytes, reply: Reply) -> None:
+        s = self._find(req, owner)
+        if s.job is not None:
+            raise _error(req, Code.BUSY, f"session {s.id} is propagating (job {s.job}); wait for "
+                         "its end or cancel it", "session")
+        frame, obj = req["frame"], req["object"]
+        if not s.first <= frame <= s.last:
+            raise _error(req, Code.BAD_FIELD, f"frame {frame} is outside the session's frames "
+                         f"{s.first}-{s.last}", "frame")
+        if not OBJECT_ID.match(obj):
+            raise _error(req, Code.BAD_FIELD, f"object {obj!r} may hold only letters, digits, "
+                         "'_' and '-' (it names a layer and files)", "object")
+        points, box = self._shapes(req, s)
+        mask = req["mask"]
+        if mask is not None:
+            if points or box is not None:
+                raise _error(req, Code.BAD_FIELD, "a mask cannot be combined with points or a "
+                             "box in one prompt", "mask")
+            if not self.guard.allows(mask):
+                raise _error(req, Code.BAD_PATH, f"{mask!r} is outside the folders this server "
+                             "may use", "mask")
+        elif not points and box is None:
+            raise _error(req, Code.BAD_FIELD, "a prompt needs points, a box or a mask", "points")
+
+        def then(f: Future[Any]) -> None:
+            if f.exception() is None:
+                s.prompted = True
+                if obj not in s.objects:
+                    s.objects.append(obj)
+            self._answer(req, reply, "session.preview")(f)
+
+        s.submit(self.mailbox, lambda: self._prompt_work(s, req, points, box), then)
+
+    @staticmethod
+    def _shapes(req: Request, s: Session) -> tuple[list[Any], Any]:
+        """Points and the box as prompt models, each checked to lie inside the frame."""
+        from segmatte.models.prompts import Box, Point
+
+        from .spec import _first_error
+
+        def inside(x: float, y: float, where: str, what: str) -> None:
+            if not (0 <= x <= s.width and 0 <= y <= s.height):
+                raise _error(req, Code.BAD_FIELD, f"{what} ({x:g}, {y:g}) lies outside the "
+                             f"{s.width}x{s.height} frame", where)
+
+        points = []
+        for i, raw in enumerate(req["points"] or ()):
+            try:
+                p = Point.model_validate(raw)
+            except ValidationError as exc:
+                raise _error(req, Code.BAD_FIELD, _first_error(exc, f"points.{i}"),
+                             f"points.{i}") from None
+            inside(p.x, p.y, f"points.{i}", "point")
+            points.append(p)
+        boxes = req["boxes"] or ()
+        if len(boxes) > 1:
+            raise _error(req, Code.BAD_FIELD, "one box per object and frame (SAM takes one)",
+                         "boxes")
+        box = None
+        if boxes:
+            try:
+                box = Box.model_validate(boxes[0])
+            except ValidationError as exc:
+                raise _error(req, Code.BAD_FIELD, _first_error(exc, "boxes.0"), "boxes.0") from None
+            inside(box.x0, box.y0, "boxes.0", "box corner")
+            inside(box.x1, box.y1, "boxes.0", "box corner")
+        return points, box
+
+    def _prompt_work(self, s: Session, req: Request, points: list[Any], box: Any) -> dict[str, Any]:
+        """One model call on the prompted frame, its matte written as the preview: session thread."""
+        from segmatte.models.engine import EngineError
+
+        from .output.exr import sequence_path, write_matte
+
+        frame, obj = req["frame"], req["object"]
+        try:
+            matte = s.track.add_prompt(frame, obj, points=points, box=box, mask=req["mask"],
+                                       replace=req["replace"], as_keyframe=req["keyframe"])
+        except EngineError as exc:
+            raise _error(req, Code.BAD_FIELD, str(exc),
+                         "mask" if req["mask"] else "points") from None
+        s.pending[frame] = matte
+        s.last_prompt = frame
+        kf = s.keyframes.setdefault(obj, {}).get(frame)
+        if kf is None or req["replace"] or req["mask"] or box is not None:
+            kf = {"points": [], "boxes": [], "mask": None}
+        kf["points"] = [*kf["points"], *(p.model_dump() for p in points)]
+        if box is not None:
+            kf["boxes"] = [box.model_dump()]
+        if req["mask"]:
+            kf["mask"] = req["mask"]
+        s.keyframes[obj][frame] = kf
+        path = sequence_path(s.folder, f"preview_{obj}", frame)
+        write_matte(path, matte.layers[obj], channels="rgba",
+                    metadata={"engine": "track", "model": s.model, "source": s.source,
+                              "frame": frame, "layer": obj, "session": s.id,
+                              "version": __version__})
+        return {"session": s.id, "frame": frame, "object": obj, "path": str(path),
+                "score": round(float(matte.scores.get(obj, 0.0)), 6),
+                "scores": {k: round(float(v), 6) for k, v in matte.scores.items()}}
+
+    # --- session.propagate ----------------------------------------------------
+    def propagate(self, req: Request, owner: bytes, reply: Reply,
+                  ready: Callable[[Propagation], None]) -> None:
+        """Check at the door (the output folder off this thread); ``ready`` makes the job."""
+        from .pipeline import check_output
+        from .spec import FrameRange, OutputSpec, SpecError, _first_error
+
+        s = self._find(req, owner)
+        if s.job is not None:
+            raise _error(req, Code.BUSY, f"session {s.id} is already propagating (job {s.job})",
+                         "session")
+        if not s.prompted:
+            raise _error(req, Code.BAD_FIELD, "nothing to propagate: prompt an object first",
+                         "session")
+        try:
+            output = OutputSpec.model_validate(req["output"])
+        except ValidationError as exc:
+            msg = _first_error(exc, "output")
+            raise _error(req, Code.BAD_SPEC, msg, msg.split(":", 1)[0]) from None
+        if not os.path.isabs(os.path.expanduser(output.folder)):
+            raise _error(req, Code.BAD_SPEC, "output.folder must be an absolute path "
+                         "(the server has its own working folder)", "output.folder")
+        if not self.guard.allows(output.folder):
+            roots = ", ".join(str(r) for r in self.guard.roots)
+            raise _error(req, Code.BAD_PATH, f"{output.folder!r} is outside the folders this "
+                         f"server may use ({roots}); start it with --allow-root to add one",
+                         "output.folder")
+        first, last = s.first, s.last
+        if req["range"] is not None:
+            try:
+                r = FrameRange.model_validate(req["range"])
+            except ValidationError as exc:
+                raise _error(req, Code.BAD_FIELD, _first_error(exc, "range"), "range") from None
+            if r.first < s.first or r.last > s.last:
+                raise _error(req, Code.BAD_FIELD, f"range {r.first}-{r.last} is outside the "
+                             f"session's frames {s.first}-{s.last}", "range")
+            first, last = r.first, r.last
+        start = req["start"]
+        if start is not None and not s.first <= start <= s.last:
+            raise _error(req, Code.BAD_FIELD, f"start {start} is outside the session's frames "
+                         f"{s.first}-{s.last}", "start")
+        prop = Propagation(s, output, req["direction"], start, first, last, req["subscribe"])
+        s.job = "(checking)"  # no second propagation or prompt slips in during the check
+        plan = s.plan(output)
+
+        def then(f: Future[Any]) -> None:
+            s.job = None
+            exc = f.exception()
+            if exc is None and s.id in self.sessions:
+                ready(prop)
+            elif exc is None:
+                reply(P.error_reply(req.id, Code.NOT_FOUND, f"session {s.id} was closed", "session"))
+            elif isinstance(exc, SpecError):
+                reply(P.error_reply(req.id, Code.BAD_SPEC, str(exc), "output.folder"))
+            else:
+                reply(P.error_reply(req.id, Code.INTERNAL, f"cannot check the output: {exc}"))
+
+        self.offload(lambda: check_output(plan), then)
+
+    def start(self, prop: Propagation, job_id: str, cancel: threading.Event,
+              emit: Callable[[Event], None], started: Callable[[], None]) -> None:
+        """Run a propagation (its job made) on the session's thread."""
+        s = prop.session
+        s.job, s.job_cancel = job_id, cancel
+
+        def work() -> None:
+            started()
+            try:
+                self._propagate_work(prop, job_id, cancel, emit)
+            except Exception as exc:  # the job must end with an event, whatever happened
+                log.exception("session %s: propagation %s failed", s.id, job_id)
+                emit(Failed(job=job_id, reason=f"{type(exc).__name__}: {exc}",
+                            frame=getattr(exc, "frame", None)))
+
+        def then(_f: Future[Any]) -> None:
+            if s.job == job_id:
+                s.job, s.job_cancel = None, None
+            s.last_used = time.monotonic()
+
+        s.submit(self.mailbox, work, then)
+
+    def _propagate_work(self, prop: Propagation, job_id: str, cancel: threading.Event,
+                        emit: Callable[[Event], None]) -> None:
+        from segmatte.models.prompts import prompt_digest
+
+        from .output.manifest import Manifest, write_manifest
+        from .pipeline import write_frame
+
+        s = prop.session
+        if cancel.is_set():
+            emit(Cancelled(job=job_id, written=0))
+            return
+        start = prop.start if prop.start is not None else s.last_prompt
+        assert start is not None
+        direction = prop.direction or (
+            ("backward" if s.tracked[start] else "forward") if start in s.tracked else "both")
+        runs: list[tuple[str, range]] = []
+        if direction in ("backward", "both"):
+            runs.append(("backward", range(start - 1, prop.first - 1, -1)))
+        if direction in ("forward", "both"):
+            runs.append(("forward", range(start + 1, prop.last + 1)))
+        tracked = {n for _, frames in runs for n in frames if prop.first <= n <= prop.last}
+        previews = sorted(n for n in s.pending if prop.first <= n <= prop.last and n not in tracked)
+        total = len(tracked) + len(previews)
+
+        objects = s.prompt_objects()
+        plan = s.plan(prop.output, objects)
+        plan.folder.mkdir(parents=True, exist_ok=True)
+        metadata = {"engine": "track", "model": s.model, "source": s.source,
+                    "prompts": prompt_digest(objects), "job": s.digest, "session": s.id,
+                    "version": __version__}
+        records = s.records.setdefault((str(plan.folder), prop.output.name), {})
+        tally = _Tally(total)
+        emit(Accepted(job=job_id, total=total))
+
+        def write(matte: Any) -> None:
+            try:
+                record = write_frame(plan, matte, metadata)
+            except Exception as exc:
+                exc.frame = matte.number  # type: ignore[attr-defined]
+                raise
+            records[matte.number] = record
+            s.pending.pop(matte.number, None)
+            emit(FrameWritten(job=job_id, frame=matte.number, paths=tuple(
+                str(plan.folder / f.path) for f in record.files.values())))
+            tally.tick(emit, job_id)
+
+        def mattes() -> Iterator[Any]:
+            for n in previews:
+                yield s.pending[n]
+            for way, frames in runs:
+                if not len(frames):
+                    continue
+                end = frames[-1]
+                for matte in s.track.propagate(way, start=start, end=end):
+                    s.tracked[matte.number] = way == "backward"
+                    yield matte
+                    if cancel.is_set():
+                        return
+
+        stream = mattes()
+        try:
+            for matte in stream:
+                if prop.first <= matte.number <= prop.last:
+                    write(matte)
+                if cancel.is_set():
+                    break
+        finally:
+            stream.close()
+        if cancel.is_set():
+            emit(Cancelled(job=job_id, written=tally.done))
+            return
+        tally.tick(emit, job_id, force=True, count=False)
+        manifest = Manifest.make(spec=plan.spec, job_id=job_id, digest=s.digest, first=s.first,
+                                 last=s.last, layers=plan.layers,
+                                 frames=[records[n] for n in sorted(records)])
+        path = write_manifest(plan.manifest, manifest)
+        emit(Done(job=job_id, manifest=str(path), written=tally.done, skipped=0))
+
+    # --- session.close and the end of sessions --------------------------------
+    def close(self, req: Request, owner: bytes, reply: Reply) -> None:
+        s = self._find(req, owner)
+        self._retire(s, lambda: reply(P.reply("session.closed", req.id, session=s.id)))
+
+    def _retire(self, s: Session, then: Callable[[], None] | None = None) -> None:
+        """Forget ``s``, stop its propagation, free its model state and previews."""
+        self.sessions.pop(s.id, None)
+        if s.job_cancel is not None:
+            s.job_cancel.set()
+        self._closing.append(s)
+
+        def work() -> None:
+            try:
+                if s.track is not None:
+                    s.track.close()
+                if s.frames is not None:
+                    s.frames.close()
+            finally:
+                s.track = s.frames = None
+                shutil.rmtree(s.folder, ignore_errors=True)
+                s.closed.set()
+
+        def done(_f: Future[Any]) -> None:
+            if s in self._closing:
+                self._closing.remove(s)
+            log.info("session %s closed", s.id)
+            if then is not None:
+                then()
+
+        s.submit(self.mailbox, work, done)
+        s.executor.shutdown(wait=False)
+
+    def reap(self, now: float, live: Callable[[bytes], bool]) -> None:
+        """Close sessions whose client is gone and that nobody touched for the timeout."""
+        for s in list(self.sessions.values()):
+            if live(s.owner):
+                s.orphan_since = None
+                continue
+            if s.orphan_since is None:
+                s.orphan_since = max(now, s.last_used)
+            elif now - s.orphan_since > self.timeout_s and s.job is None:
+                log.info("session %s: its client went away %.0f s ago; closing it", s.id,
+                         now - s.orphan_since)
+                self._retire(s)
+
+    def close_all(self) -> None:
+        """Server shutdown: cancel propagations and close every session."""
+        self.stopping = True
+        for s in list(self.sessions.values()):
+            self._retire(s)
+
+    def alive(self) -> bool:
+        """Whether a session is still opening or closing (its thread still busy)."""
+        return self.opening > 0 or any(not s.closed.is_set() for s in self._closing)
+
+
+@dataclass
+class _Tally:
+    """Frames written and the rate, for throttled progress events."""
+
+    total: int
+    done: int = 0
+    started: float = field(default_factory=time.monotonic)
+    last_emit: float = 0.0
+
+    def tick(self, emit: Callable[[Event], None], job_id: str, *, force: bool = False,
+             count: bool = True) -> None:
+        if count:
+            self.done += 1
+        now = time.monotonic()
+        if not (force or self.done == self.total or now - self.last_emit >= PROGRESS_INTERVAL_S):
+            return
+        self.last_emit = now
+        span = now - self.started
+        fps = self.done / span if span > 0 else 0.0
+        eta = (self.total - self.done) / fps if fps > 0 else None
+        emit(Progress(job=job_id, done=self.done, total=self.total, fps=round(fps, 2),
+                      eta_s=None if eta is None else round(eta, 1)))
