@@ -31,6 +31,7 @@ def _load_builtin() -> None:
     # Importing the engine modules registers them.
     from .key import engine_key  # noqa: F401
     from .person import engine_person  # noqa: F401
+    from .semantic import engine_semantic  # noqa: F401
     from .track import engine_track  # noqa: F401
 
 

@@ -102,10 +102,14 @@ class JobPlan:
         return manifest_path(self.folder, self.spec.output.name)
 
 
-def _layer_names(spec: JobSpec) -> tuple[str, ...]:
-    if spec.finish.combine or not spec.objects:
+def _layer_names(spec: JobSpec, options: EngineOptions) -> tuple[str, ...]:
+    """The layers the job writes, known before any frame: one sequence each."""
+    if spec.finish.combine:
         return ("matte",)
-    return tuple(o.id for o in spec.objects)
+    planned = getattr(options, "layer_names", None)  # e.g. the semantic engine's classes
+    if planned is not None:
+        return tuple(planned(spec.model))
+    return tuple(o.id for o in spec.objects) if spec.objects else ("matte",)
 
 
 def _check_folder(folder: Path) -> None:
@@ -191,7 +195,7 @@ def check_job(spec: JobSpec) -> JobPlan:
                          f"{media.first}-{media.last} ({spec.source})")
     folder = Path(spec.output.folder).expanduser().absolute()
     plan = JobPlan(spec=spec, media=media, engine_cls=engine_cls, options=options, first=first,
-                   last=last, layers=_layer_names(spec), digest=spec.digest(), folder=folder)
+                   last=last, layers=_layer_names(spec, options), digest=spec.digest(), folder=folder)
     check_output(plan)
     return plan
 

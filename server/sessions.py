@@ -232,7 +232,7 @@ class Session:
         future.add_done_callback(lambda f: mailbox.post(then, f))
 
     # --- worker thread ----------------------------------------------------------
-    def plan(self, output: Any, objects: tuple[Any, ...] = ()) -> Any:
+    def plan(self, output: Any, objects: tuple[Any, ...] = (), direction: str = "forward") -> Any:
         """The pipeline's JobPlan for writing into ``output``: same paths, same writer."""
         from segmatte.models.track.engine_track import TrackEngine
 
@@ -242,7 +242,7 @@ class Session:
         spec = JobSpec(source=self.source, range=FrameRange(first=self.first, last=self.last),
                        engine="track", model=self.model,
                        options=self.options.model_dump(mode="json"), objects=objects,
-                       output=output)
+                       direction=direction, output=output)
         layers = tuple(o.id for o in objects) or tuple(self.objects) or ("matte",)
         return JobPlan(spec=spec, media=self.media, engine_cls=TrackEngine, options=self.options,
                        first=self.first, last=self.last, layers=layers, digest=self.digest,
@@ -595,7 +595,7 @@ class SessionManager:
         total = len(tracked) + len(previews)
 
         objects = s.prompt_objects()
-        plan = s.plan(prop.output, objects)
+        plan = s.plan(prop.output, objects, direction)
         plan.folder.mkdir(parents=True, exist_ok=True)
         metadata = {"engine": "track", "model": s.model, "source": s.source,
                     "prompts": prompt_digest(objects), "job": s.digest, "session": s.id,

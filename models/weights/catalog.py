@@ -48,6 +48,8 @@ class ModelEntry:
 
 _APACHE = "Apache-2.0"
 
+from ..semantic.catalog import entries as _semantic_entries  # noqa: E402  (needs ModelEntry)
+
 CATALOG: tuple[ModelEntry, ...] = (
     ModelEntry("sam2.1-tiny", "track", "sam2_video", _APACHE, repo="facebook/sam2.1-hiera-tiny",
                size_mb=156, description="SAM 2.1 Hiera tiny (39 M): the fast default"),
@@ -75,11 +77,7 @@ CATALOG: tuple[ModelEntry, ...] = (
     ModelEntry("vitmatte-small", "finish", "vitmatte", _APACHE,
                repo="hustvl/vitmatte-small-composition-1k", size_mb=100,
                description="ViTMatte small (Composition-1k): soft edges for --refine vitmatte"),
-    ModelEntry("segformer-b0-ade", "semantic", "segformer",
-               "NVIDIA Source Code License (non-commercial)",
-               repo="nvidia/segformer-b0-finetuned-ade-512-512", size_mb=15, opt_in=True,
-               licence_url="https://github.com/NVlabs/SegFormer/blob/master/LICENSE",
-               description="SegFormer B0, ADE20K classes (semantic engine)"),
+    *_semantic_entries(),
 )
 
 _BY_NAME = {e.name: e for e in CATALOG}

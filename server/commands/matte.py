@@ -55,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--screen", help="key engine: green, blue or R,G,B (0-1)")
     g.add_argument("--clean-plate", help="key engine: difference key against this source frame "
                                          "number or image file")
+    g.add_argument("--classes", help="semantic engine: classes or groups, e.g. sky,person,vehicle "
+                                      "(one sequence each)")
     g.add_argument("--objects", type=Path, help="JSON file: a list of objects with keyframe prompts")
     g.add_argument("--point", dest="points", action="append", default=[], metavar="X,Y@FRAME[:OBJ][:neg]",
                    help="a click in source pixels on a source frame, for the object OBJ "
@@ -113,6 +115,8 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
     if args.screen:
         screen = args.screen
         options["screen"] = [float(v) for v in screen.split(",")] if "," in screen else screen
+    if args.classes:
+        options["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
     if args.clean_plate:
         options.setdefault("mode", "difference")
         options["clean_plate"] = int(args.clean_plate) if args.clean_plate.isdigit() else args.clean_plate
