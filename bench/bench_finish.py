@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import torch
+
 from segmatte.models.finish import ops
 from segmatte.models.finish.finisher import Finisher
 from segmatte.models.finish.options import FinishOptions

@@ -288,7 +288,7 @@ def _existing_record(plan: JobPlan, number: int) -> FrameRecord:
 
 
 def run_job(spec: JobSpec, *, job_id: str, emit: Emit | None = None,
-            cancel: threading.Event | None = None, device: str = "cpu",
+            cancel: threading.Event | None = None, device: str = "auto",
             plan: JobPlan | None = None, writers: int = 2) -> Event:
     """Run one job to its end; emits events and returns the terminal one."""
     emit = emit or (lambda _e: None)
@@ -298,7 +298,7 @@ def run_job(spec: JobSpec, *, job_id: str, emit: Emit | None = None,
     except (SpecError, MediaError, EngineError) as exc:
         return _finish(emit, Failed(job=job_id, reason=str(exc)))
     try:
-        return _JobRun(plan, job_id, emit, cancel, device, writers).run()
+        return _JobRun(plan, job_id, emit, cancel, device_config.resolve(device), writers).run()
     except (SpecError, MediaError, EngineError, WriteError, OSError, ValueError) as exc:
         return _finish(emit, Failed(job=job_id, reason=str(exc), frame=getattr(exc, "frame", None)))
     except Exception as exc:  # a bug: still a Failed event, with the type for the log

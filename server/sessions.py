@@ -49,6 +49,7 @@ from segmatte.client import __version__
 from segmatte.client import protocol as P
 from segmatte.client.events import Accepted, Cancelled, Done, Event, Failed, FrameWritten, Progress
 from segmatte.client.protocol import Code, ProtocolError, Request
+from segmatte.models import device as device_config
 
 from .auth import PathGuard
 from .jobs import Mailbox
@@ -74,12 +75,7 @@ def _error(req: Request, code: str, message: str, field: str | None) -> Protocol
 
 def _pick_device() -> str:
     """The GPU when there is one: a preview should cost one model call, not a CPU's worth."""
-    wanted = os.environ.get("SEGMATTE_DEVICE", "").strip()
-    if wanted:
-        return wanted
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return device_config.resolve("auto")
 
 
 class ModelCache:
@@ -406,6 +402,9 @@ class SessionManager:
             if points or box is not None:
                 raise _error(req, Code.BAD_FIELD, "a mask cannot be combined with points or a "
                              "box in one prompt", "mask")
+            if not os.path.isabs(os.path.expanduser(mask)):
+                raise _error(req, Code.BAD_FIELD, "mask must be an absolute path (the server has "
+                             "its own working folder)", "mask")
             if not self.guard.allows(mask):
                 raise _error(req, Code.BAD_PATH, f"{mask!r} is outside the folders this server "
                              "may use", "mask")
@@ -554,21 +553,28 @@ class SessionManager:
         s = prop.session
         s.job, s.job_cancel = job_id, cancel
 
-        def work() -> None:
-            started()
-            try:
-                self._propagate_work(prop, job_id, cancel, emit)
-            except Exception as exc:  # the job must end with an event, whatever happened
-                log.exception("session %s: propagation %s failed", s.id, job_id)
-                emit(Failed(job=job_id, reason=f"{type(exc).__name__}: {exc}",
-                            frame=getattr(exc, "frame", None)))
-
-        def then(_f: Future[Any]) -> None:
+        def free() -> None:
             if s.job == job_id:
                 s.job, s.job_cancel = None, None
             s.last_used = time.monotonic()
 
-        s.submit(self.mailbox, work, then)
+        def emit_end(event: Event) -> None:
+            if isinstance(event, (Done, Failed, Cancelled)):
+                # The mailbox keeps order: the session is free before its client hears the
+                # end, so a click right after ``done`` is never refused as busy.
+                self.mailbox.post(free)
+            emit(event)
+
+        def work() -> None:
+            started()
+            try:
+                self._propagate_work(prop, job_id, cancel, emit_end)
+            except Exception as exc:  # the job must end with an event, whatever happened
+                log.exception("session %s: propagation %s failed", s.id, job_id)
+                emit_end(Failed(job=job_id, reason=f"{type(exc).__name__}: {exc}",
+                                frame=getattr(exc, "frame", None)))
+
+        s.submit(self.mailbox, work, lambda _f: free())
 
     def _propagate_work(self, prop: Propagation, job_id: str, cancel: threading.Event,
                         emit: Callable[[Event], None]) -> None:

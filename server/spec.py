@@ -13,6 +13,7 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 from segmatte.models.finish.options import FinishOptions
 from segmatte.models.prompts import ObjectPrompts
 

@@ -40,7 +40,7 @@ class InProcessRunner:
 
     name = "local"
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "auto") -> None:
         self.device = device
 
     def run(self, jobs: list[ShotJob], reporter: Reporter, stop: threading.Event) -> None:

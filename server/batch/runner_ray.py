@@ -76,7 +76,7 @@ class _Kept:
 class ShotWorker:
     """The body of a Ray actor: runs shots with engines kept between them."""
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "auto") -> None:
         self.device = device
         self.keeper = EngineKeeper()
         self.cancels: dict[str, threading.Event] = {}

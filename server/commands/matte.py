@@ -84,7 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = p.add_argument_group("running")
     r.add_argument("--server", action="store_true",
                    help="submit to the local segmatte server (starting one if none answers)")
-    r.add_argument("--device", default="cpu", help="torch device for in-process runs (cpu, cuda, mps)")
+    r.add_argument("--device", default="auto",
+                   help="torch device for in-process runs: auto (the GPU if any), cuda, mps, cpu")
     r.add_argument("--json", action="store_true", help="print events as JSON lines instead of a bar")
     p.set_defaults(func=run)
 
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     return run_local(spec, device=args.device, as_json=args.json)
 
 
-def run_local(spec: JobSpec, *, device: str = "cpu", as_json: bool = False) -> int:
+def run_local(spec: JobSpec, *, device: str = "auto", as_json: bool = False) -> int:
     """Run a job in this process with a progress bar; returns the exit code."""
     from ..pipeline import check_job, run_job
 
@@ -186,18 +187,21 @@ def run_local(spec: JobSpec, *, device: str = "cpu", as_json: bool = False) -> i
 
     def on_sigint(_signum: int, _frame: object) -> None:
         # A flag, not KeyboardInterrupt: the worker stops between frames and
-        # the writes in flight finish, so only whole frames stay on disk.
-        if not cancel.is_set():
-            cancel.set()
-            view.note("cancelling: frames in flight finish, nothing half-written stays")
+        # the writes in flight finish, so only whole frames stay on disk. It
+        # prints nothing: the handler may interrupt a print of the main loop.
+        cancel.set()
 
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     terminal: Event | None = None
+    noted = False
     try:
         worker.start()
         with view:
             while terminal is None:
+                if cancel.is_set() and not noted:
+                    noted = True
+                    view.note("cancelling: frames in flight finish, nothing half-written stays")
                 try:
                     event = events.get(timeout=0.2)
                 except queue.Empty:

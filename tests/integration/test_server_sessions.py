@@ -223,12 +223,7 @@ def test_cancel_mid_propagation_and_an_abandoned_session(server: ServerProcess, 
     client.session_prompt(sid, 0, "hero", points=[{"x": 80, "y": 60}])
     out = tmp_path / "out"
     job = client.session_propagate(sid, {"folder": str(out)})
-    seen: list[Event] = []
-    while len(written(seen)) < 3:
-        event = client.events.get(timeout=WAIT)
-        if event.job == job:
-            assert event.type not in ("done", "failed", "cancelled"), seen
-            seen.append(event)
+    wait_frames(client, job, 3)
     assert client.cancel(job)["type"] == "cancelling"
     end = job_events(client, job)[-1]
     assert isinstance(end, Cancelled) and 3 <= end.written < 240
@@ -254,16 +249,49 @@ def test_cancel_mid_propagation_and_an_abandoned_session(server: ServerProcess, 
     client.session_close(sid)
 
 
-def test_shutdown_closes_sessions(tmp_path: Path, hub: Path, green_screen_clip) -> None:
-    srv = start_server(tmp_path / "srv", hub)
+def wait_frames(client: Client, job: str, count: int) -> None:
+    seen: list[Event] = []
+    while len(written(seen)) < count:
+        event = client.events.get(timeout=WAIT)
+        if event.job == job:
+            assert event.type not in ("done", "failed", "cancelled"), seen
+            seen.append(event)
+
+
+def test_shutdown_and_crash_end_sessions_and_their_jobs(tmp_path: Path, hub: Path,
+                                                        green_screen_clip) -> None:
+    import clipgen
+
+    src = clipgen.write_green_screen_clip(tmp_path / "long.mp4", 240, W, H)
+    root = tmp_path / "srv"
+    srv = start_server(root, hub)
     try:
         c = srv.client()
-        sid = c.session_open(os.fspath(green_screen_clip))["session"]
-        c.session_prompt(sid, 1, "a", points=[{"x": 80, "y": 60}])
+        sid = c.session_open(src)["session"]
+        c.session_prompt(sid, 0, "a", points=[{"x": 80, "y": 60}])
         assert (srv.data_dir / "sessions" / sid).is_dir()
-        c.shutdown()
+        job = c.session_propagate(sid, {"folder": str(tmp_path / "o1")})
+        wait_frames(c, job, 2)
+        c.shutdown()  # stops the propagation between frames and closes the session
         c.close()
         assert srv.proc is not None and srv.proc.wait(WAIT) == 0
         assert not (srv.data_dir / "sessions" / sid).exists()
+
+        srv = start_server(root, hub)  # same folders: the journal remembers the job
+        c = srv.client()
+        state = c.status(job)["state"]
+        assert state["state"] == "cancelled" and state["written"] >= 2, state  # not resumed
+        sid = c.session_open(src)["session"]
+        c.session_prompt(sid, 0, "a", points=[{"x": 80, "y": 60}])
+        job = c.session_propagate(sid, {"folder": str(tmp_path / "o2")})
+        wait_frames(c, job, 2)
+        c.close()
+        srv.kill()  # a crash mid-propagation
+
+        srv = start_server(root, hub)
+        c = srv.client()
+        state = c.status(job)["state"]
+        assert state["state"] == "failed" and "session" in state["reason"], state
+        c.close()
     finally:
         srv.stop(10)

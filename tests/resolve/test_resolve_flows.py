@@ -41,7 +41,7 @@ def test_image_sequence_source_keeps_its_file_numbers(green_sequence: Path, reso
 
 def test_cancel_stops_the_job_and_attaches_nothing(green_clip: str, scripts: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    srv = ServerProcess(tmp_path / "slow", slow=0.5).start()
+    srv = ServerProcess(tmp_path / "slow", slow=1.0).start()  # room to cancel on a busy machine
     try:
         monkeypatch.setenv("SEGMATTE_CONFIG_DIR", str(srv.config_dir))
         monkeypatch.setenv("SEGMATTE_DATA_DIR", str(srv.data_dir))

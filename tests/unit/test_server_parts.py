@@ -77,6 +77,8 @@ def test_path_guard(tmp_path: Path) -> None:
 
 def test_config_refuses_remote_without_consent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SEGMATTE_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("SEGMATTE_DATA_DIR", str(tmp_path / "data"))  # no running server's endpoint
+    monkeypatch.delenv("SEGMATTE_ADDRESS", raising=False)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0")
     with pytest.raises(ConfigError, match="--allow-remote"):
