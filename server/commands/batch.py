@@ -77,26 +77,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON lines instead of progress bars")
 
 
-def _option_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def settings_from_args(args: argparse.Namespace) -> Any:
     from segmatte.server.batch.plan import BatchSettings
-    from segmatte.server.spec import SpecError
 
-    options: dict[str, Any] = {}
-    for item in args.options:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SpecError(f"--set {item!r} is not of the form KEY=VALUE")
-        options[key.strip()] = _option_value(value)
-    if args.screen:
-        options["screen"] = ([float(v) for v in args.screen.split(",")] if "," in args.screen
-                             else args.screen)
+    from .matte import engine_options_from_args
+
+    options = engine_options_from_args(args)
     return BatchSettings(output=Path(args.out).expanduser().absolute(), engine=args.engine,
                          model=args.model, options=options, channels=args.channels,
                          compression=args.compression, datatype=args.datatype,

@@ -105,8 +105,8 @@ def _default_name(source: str) -> str:
     return f"{clean}_matte"
 
 
-def spec_from_args(args: argparse.Namespace) -> JobSpec:
-    """Turn parsed CLI arguments into a validated JobSpec (raises SpecError)."""
+def engine_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs and the ``--screen`` shortcut (shared with ``batch``)."""
     options: dict[str, Any] = {}
     for item in args.options:
         key, sep, value = item.partition("=")
@@ -116,6 +116,12 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
     if args.screen:
         screen = args.screen
         options["screen"] = [float(v) for v in screen.split(",")] if "," in screen else screen
+    return options
+
+
+def spec_from_args(args: argparse.Namespace) -> JobSpec:
+    """Turn parsed CLI arguments into a validated JobSpec (raises SpecError)."""
+    options = engine_options_from_args(args)
     if args.classes:
         options["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
     if args.clean_plate:
