@@ -370,10 +370,19 @@ class Server:
     def _engines(self, peer: Peer, req: Request) -> None:
         def listing() -> list[dict[str, Any]]:
             from segmatte.models import registry
+            from segmatte.models.weights import cache, catalog
+
+            def models(engine: str) -> list[dict[str, Any]]:
+                # What the hosts' model pickers offer: every catalogued model of
+                # the engine, and whether it is pulled (usable now, offline).
+                return [{"name": m.name, "description": m.description, "licence": m.licence,
+                         "size_mb": m.size_mb, "pulled": cache.local_path(m) is not None}
+                        for m in catalog.entries(engine)]
 
             return [{"name": e.name, "description": e.description,
                      "temporal": e.cls.temporal, "needs_objects": e.cls.needs_objects,
-                     "options": e.options_schema()} for e in registry.engines()]
+                     "options": e.options_schema(), "models": models(e.name)}
+                    for e in registry.engines()]
 
         def then(f: Future[Any]) -> None:
             if f.exception() is not None:

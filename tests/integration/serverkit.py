@@ -60,6 +60,8 @@ class ServerProcess:
         env["SEGMATTE_DATA_DIR"] = str(self.data_dir)
         env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
         env.pop("SEGMATTE_ADDRESS", None)
+        # an empty model cache of its own unless a test brings one (never the user's)
+        env.setdefault("HF_HUB_CACHE", str(self.root / "hf-hub"))
         if self.slow is not None:
             env["SEGMATTE_TEST_FRAME_DELAY"] = str(self.slow)
         return env

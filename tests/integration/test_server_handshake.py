@@ -82,8 +82,10 @@ def test_protocol_version_is_negotiated(server: ServerProcess) -> None:
 
 
 def test_engines_jobs_and_sessions_checked(client: Client) -> None:
-    names = [e["name"] for e in client.engines()]
-    assert "key" in names
+    engines = {e["name"]: e for e in client.engines()}
+    assert "key" in engines and engines["key"]["models"] == []  # no weights
+    tiny = {m["name"]: m for m in engines["track"]["models"]}["sam2.1-tiny"]
+    assert tiny["licence"] == "Apache-2.0" and tiny["pulled"] is False  # the test cache is empty
     assert client.jobs() == []
     with pytest.raises(ClientError) as err:
         client.session_open("/tmp/no-such-clip.mp4")
