@@ -27,6 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# the local Ray instance binds to 127.0.0.1 only (read by Ray at import)
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import clipgen  # noqa: E402

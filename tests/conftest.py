@@ -21,6 +21,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))  # `import clipgen` from any test folder
 
+# Local Ray instances in tests bind to 127.0.0.1 only (Ray reads this at import).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 import clipgen  # noqa: E402
 from clipgen import GeneratedClip  # noqa: E402
 

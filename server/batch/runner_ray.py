@@ -14,6 +14,8 @@ pipeline stops between frames when its cancel flag is set.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -137,7 +139,16 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _ray() -> Any:
+LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Set to 0 before Ray is imported, a Ray instance started here binds to
+127.0.0.1 only (Ray's own switch, read at import: it makes Ray use the
+loopback address as the node address). A local instance is this machine's
+business; other machines join a real cluster (``--ray ADDRESS``) instead."""
+
+
+def _ray(local: bool = False) -> Any:
+    if local and "ray" not in sys.modules:
+        os.environ.setdefault(LOOPBACK_ONLY_ENV, "0")
     try:
         import ray
     except ImportError:
@@ -147,7 +158,7 @@ def _ray() -> Any:
 
 def ensure_ray(settings: RaySettings) -> Any:
     """Connect to (or start) Ray as asked; returns the ``ray`` module."""
-    ray = _ray()
+    ray = _ray(local=settings.address in (None, "local"))
     if ray.is_initialized():
         return ray
     address = settings.address
