@@ -47,6 +47,7 @@ from segmatte.models.prompts import prompt_digest
 
 from .media import MediaError, MediaInfo, open_reader, probe, read_frame
 from .output.exr import is_complete, is_ours, sequence_path, write_matte
+from .output.layers_exr import write_layers
 from .output.manifest import FrameRecord, Manifest, manifest_path, write_manifest
 from .output.writer_pool import WriteError, WriterPool
 from .spec import JobSpec, SpecError, _first_error
@@ -88,8 +89,17 @@ class JobPlan:
         frames = list(range(self.first, self.last + 1))
         return frames[::-1] if self.spec.direction == "backward" else frames
 
+    @property
+    def multichannel(self) -> bool:
+        """Several layers in one EXR per frame (channels ``<layer>.A``)."""
+        return self.spec.output.layers == "channels" and len(self.layers) > 1
+
     def paths(self, number: int) -> dict[str, Path]:
+        """Each layer's file for a source frame (one shared file when multichannel)."""
         out = self.spec.output
+        if self.multichannel:
+            shared = sequence_path(self.folder, out.name, number, out.padding)
+            return {layer: shared for layer in self.layers}
         single = len(self.layers) == 1
         return {
             layer: sequence_path(self.folder, out.name, number, out.padding,
@@ -264,7 +274,15 @@ def write_frame(plan: JobPlan, matte: Matte, metadata: dict[str, str | int]) -> 
     """
     out = plan.spec.output
     files = {}
-    for layer, path in plan.paths(matte.number).items():
+    if plan.multichannel:
+        path = next(iter(plan.paths(matte.number).values()))
+        layers = {layer: matte.layers[layer] if layer in matte.layers else matte.layer()
+                  for layer in plan.layers}
+        digest = write_layers(path, layers, compression=out.compression, datatype=out.datatype,
+                              metadata={**metadata, "frame": matte.number,
+                                        "layer": ",".join(plan.layers)})
+        files = {layer: (path, digest) for layer in plan.layers}
+    for layer, path in ({} if plan.multichannel else plan.paths(matte.number)).items():
         alpha = matte.layers[layer] if layer in matte.layers else matte.layer()
         meta = {**metadata, "frame": matte.number, "layer": layer}
         digest = write_matte(path, alpha, channels=out.channels, compression=out.compression,
@@ -283,7 +301,8 @@ _write_frame = write_frame  # the job loop's name for it (tests patch it to slow
 def _existing_record(plan: JobPlan, number: int) -> FrameRecord:
     from .output.exr import file_sha256
 
-    files = {layer: (p, file_sha256(p)) for layer, p in plan.paths(number).items()}
+    digests = {p: file_sha256(p) for p in set(plan.paths(number).values())}
+    files = {layer: (p, digests[p]) for layer, p in plan.paths(number).items()}
     return FrameRecord.make(plan.folder, number, files, {})
 
 

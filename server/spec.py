@@ -73,6 +73,9 @@ class OutputSpec(_Strict):
     compression: Compression = "zip"
     datatype: Literal["half", "float"] = "half"
     overwrite: bool = Field(False, description="replace segmatte files of a *different* job")
+    layers: Literal["files", "channels"] = Field(
+        "files", description="several layers (objects, classes): one sequence each (files), or "
+        "one multi-channel EXR per frame with channels named <layer>.A (channels)")
 
     @field_validator("name")
     @classmethod

@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compression", default="zip", help="EXR compression; default zip")
     p.add_argument("--float", dest="datatype", action="store_const", const="float", default="half",
                    help="write 32-bit float instead of half")
+    p.add_argument("--layers", choices=("files", "channels"), default="files",
+                   help="several layers (objects, classes): one sequence each (files, default) "
+                        "or one multi-channel EXR per frame with channels <layer>.A")
     p.add_argument("--direction", choices=("forward", "backward", "both"), default="forward")
     p.add_argument("--overwrite", action="store_true",
                    help="replace segmatte mattes of a different job in the output folder "
@@ -154,7 +157,8 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         "output": {"folder": str(Path(args.out).expanduser().absolute()),
                    "name": args.name or _default_name(args.source),
                    "channels": args.channels, "compression": args.compression,
-                   "datatype": args.datatype, "overwrite": args.overwrite},
+                   "datatype": args.datatype, "overwrite": args.overwrite,
+                   "layers": args.layers},
     }
     if args.frame_range:
         data["range"] = FrameRange.parse(args.frame_range).model_dump()

@@ -17,6 +17,7 @@ import pytest
 
 from segmatte.models.semantic.tiny import save_checkpoint, segformer
 from segmatte.server.output.exr import read_matte
+from segmatte.server.output.layers_exr import read_layers
 
 CLI = [sys.executable, "-m", "segmatte.server.cli"]
 
@@ -44,6 +45,25 @@ def test_one_sequence_per_class(checkpoint, green_screen_clip, tmp_path):
     assert float(total.max()) <= 1.0 + 1e-3  # probabilities of disjoint classes, not argmax masks
     manifest = json.loads((tmp_path / "s.manifest.json").read_text())
     assert manifest["layers"] == ["sky", "person", "vehicle"]
+
+
+def test_classes_as_channels_of_one_exr_per_frame(checkpoint, green_screen_clip, tmp_path):
+    r = run("matte", green_screen_clip, "--engine", "semantic", "--model", checkpoint,
+            "--classes", "sky,person", "--range", "0-1", "--layers", "channels",
+            "--out", tmp_path, "--name", "c")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.exr")) == ["c.0000.exr", "c.0001.exr"]
+    layers, meta = read_layers(tmp_path / "c.0001.exr")
+    assert list(layers) == ["sky", "person"] and layers["sky"].shape == (120, 160)
+    assert meta["frame"] == 1
+    manifest = json.loads((tmp_path / "c.manifest.json").read_text())
+    files = manifest["frames"][1]["files"]
+    assert files["sky"]["path"] == files["person"]["path"] == "c.0001.exr"
+    # resume: the shared file is complete, nothing is rewritten
+    again = run("matte", green_screen_clip, "--engine", "semantic", "--model", checkpoint,
+                "--classes", "sky,person", "--range", "0-1", "--layers", "channels",
+                "--out", tmp_path, "--name", "c", "--json")
+    assert json.loads(again.stdout.splitlines()[-1])["skipped"] == 2
 
 
 def test_unknown_class_fails_at_the_door(checkpoint, green_screen_clip, tmp_path):
