@@ -46,9 +46,16 @@ from segmatte.models.frames import ClipInfo, Frame, Matte
 from segmatte.models.prompts import prompt_digest
 
 from .media import MediaError, MediaInfo, open_reader, probe, read_frame
-from .output.exr import is_complete, is_ours, sequence_path, write_matte
+from .output.exr import file_sha256, is_complete, matte_header, sequence_path, write_matte
 from .output.layers_exr import write_layers
-from .output.manifest import FrameRecord, Manifest, manifest_path, write_manifest
+from .output.manifest import (
+    FrameRecord,
+    Manifest,
+    ManifestError,
+    load_manifest,
+    manifest_path,
+    write_manifest,
+)
 from .output.writer_pool import WriteError, WriterPool
 from .spec import JobSpec, SpecError, _first_error
 
@@ -138,43 +145,40 @@ def _check_folder(folder: Path) -> None:
 
 
 def _check_existing(plan: JobPlan) -> None:
-    """Refuse to touch files that are not ours, or ours from another job unless asked."""
+    """Refuse to touch files that are not ours, or ours from another job unless asked.
+
+    Headers only: whether a file of this job is *complete* is the run's
+    business (it rewrites what is not), not the door's.
+    """
     if not plan.folder.is_dir():
         return
     present = {e.name for e in os.scandir(plan.folder)}
     if not present:
         return
-    out = plan.spec.output
     manifest = plan.manifest
     if manifest.name in present and not _manifest_is_ours(manifest):
         raise SpecError(f"output folder {plan.folder} already holds {manifest.name}, which segmatte "
                         "did not write; choose another folder or --name")
+    checked: set[Path] = set()
     for number in plan.order:
         for path in plan.paths(number).values():
-            if path.name not in present:
+            if path.name not in present or path in checked:
                 continue
-            if not is_ours(path):
-                raise SpecError(f"output folder {plan.folder} already holds {path.name}, which segmatte "
-                                "did not write; choose another folder or --name")
-            if not out.overwrite and not is_complete(path, plan.digest) and _header_digest(path) not in (None, plan.digest):
+            checked.add(path)
+            header = matte_header(path)
+            if not header:
+                raise SpecError(f"output folder {plan.folder} already holds {path.name}, which "
+                                "segmatte did not write; choose another folder or --name")
+            if not plan.spec.output.overwrite and header.get("job") != plan.digest:
                 raise SpecError(f"{path} was written by a different segmatte job (other settings); "
                                 "pass --overwrite to replace it, or choose another folder or --name")
 
 
-def _header_digest(path: Path) -> str | None:
-    from .output.exr import matte_header
-
-    header = matte_header(path) or {}
-    return header.get("segmatte/job") or header.get("job")
-
-
 def _manifest_is_ours(path: Path) -> bool:
     try:
-        from .output.manifest import load_manifest
-
         load_manifest(path)
         return True
-    except Exception:
+    except (ManifestError, OSError, ValueError):
         return False
 
 
@@ -299,8 +303,6 @@ _write_frame = write_frame  # the job loop's name for it (tests patch it to slow
 
 
 def _existing_record(plan: JobPlan, number: int) -> FrameRecord:
-    from .output.exr import file_sha256
-
     digests = {p: file_sha256(p) for p in set(plan.paths(number).values())}
     files = {layer: (p, digests[p]) for layer, p in plan.paths(number).items()}
     return FrameRecord.make(plan.folder, number, files, {})
