@@ -308,10 +308,19 @@ def _existing_record(plan: JobPlan, number: int) -> FrameRecord:
     return FrameRecord.make(plan.folder, number, files, {})
 
 
+EngineFactory = Callable[[JobPlan, str], Engine]
+"""Makes the job's engine from its plan and device (e.g. one kept warm between jobs)."""
+
+
 def run_job(spec: JobSpec, *, job_id: str, emit: Emit | None = None,
             cancel: threading.Event | None = None, device: str = "auto",
-            plan: JobPlan | None = None, writers: int = 2) -> Event:
-    """Run one job to its end; emits events and returns the terminal one."""
+            plan: JobPlan | None = None, writers: int = 2,
+            engine_factory: EngineFactory | None = None) -> Event:
+    """Run one job to its end; emits events and returns the terminal one.
+
+    ``engine_factory`` lets a caller that runs many jobs (a Ray worker) hand
+    in an engine whose weights stay loaded; by default each job makes its own.
+    """
     emit = emit or (lambda _e: None)
     cancel = cancel or threading.Event()
     try:
@@ -319,7 +328,8 @@ def run_job(spec: JobSpec, *, job_id: str, emit: Emit | None = None,
     except (SpecError, MediaError, EngineError) as exc:
         return _finish(emit, Failed(job=job_id, reason=str(exc)))
     try:
-        return _JobRun(plan, job_id, emit, cancel, device_config.resolve(device), writers).run()
+        return _JobRun(plan, job_id, emit, cancel, device_config.resolve(device), writers,
+                       engine_factory).run()
     except (SpecError, MediaError, EngineError, WriteError, OSError, ValueError) as exc:
         return _finish(emit, Failed(job=job_id, reason=str(exc), frame=getattr(exc, "frame", None)))
     except Exception as exc:  # a bug: still a Failed event, with the type for the log
@@ -337,9 +347,10 @@ class _JobRun:
     """One run of a planned job: the stages wired together, and what they produced."""
 
     def __init__(self, plan: JobPlan, job_id: str, emit: Emit, cancel: threading.Event,
-                 device: str, writers: int) -> None:
+                 device: str, writers: int, engine_factory: EngineFactory | None = None) -> None:
         self.plan, self.job_id, self.emit, self.cancel = plan, job_id, emit, cancel
         self.device, self.writers = device, writers
+        self.engine_factory = engine_factory
         self.tally = _Tally(total=plan.last - plan.first + 1)
         self.records: dict[int, FrameRecord] = {}
         self.pending: deque[tuple[int, Future]] = deque()
@@ -390,7 +401,8 @@ class _JobRun:
                 if all(is_complete(p, plan.digest) for p in plan.paths(n).values())}
         self.emit(Accepted(job=self.job_id, total=self.tally.total))
 
-        engine = plan.engine_cls(plan.options, model=spec.model, device=self.device)
+        engine = (self.engine_factory(plan, self.device) if self.engine_factory else
+                  plan.engine_cls(plan.options, model=spec.model, device=self.device))
         stage = FinishStage(spec.finish, device=self.device)
         # A frame's matte depends on earlier frames (temporal engine) or on its
         # neighbours (reduce chatter): then every frame is fed, and only the

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from segmatte.client.events import Cancelled, Event, Failed, Progress, event_from_dict
@@ -41,17 +41,15 @@ class EngineKeeper:
     def __init__(self) -> None:
         self._engines: dict[tuple[str, str, str, str], Any] = {}
 
-    def factory(self, engine_cls: type) -> Any:
-        keeper = self
-
-        def make(options: Any, *, model: str | None = None, device: str = "cpu") -> Any:
-            key = (engine_cls.__name__, options.model_dump_json(), model or "", device)
-            engine = keeper._engines.get(key)
-            if engine is None:
-                engine = keeper._engines[key] = engine_cls(options, model=model, device=device)
-            return _Kept(engine)
-
-        return make
+    def engine(self, plan: Any, device: str) -> Any:
+        """The pipeline's ``engine_factory``: a kept engine for this plan."""
+        key = (plan.engine_cls.__name__, plan.options.model_dump_json(), plan.spec.model or "",
+               device)
+        engine = self._engines.get(key)
+        if engine is None:
+            engine = self._engines[key] = plan.engine_cls(plan.options, model=plan.spec.model,
+                                                          device=device)
+        return _Kept(engine)
 
     def close(self) -> None:
         for engine in self._engines.values():
@@ -96,7 +94,6 @@ class ShotWorker:
             plan = check_job(parsed)
         except (SpecError, MediaError, ValueError, RuntimeError) as exc:
             return Failed(job=job_id, reason=str(exc)).to_dict()
-        plan = replace(plan, engine_cls=self.keeper.factory(plan.engine_cls))
 
         def emit(event: Event) -> None:
             if isinstance(event, Progress):
@@ -104,7 +101,7 @@ class ShotWorker:
 
         try:
             event = run_job(parsed, job_id=job_id, emit=emit, cancel=cancel, device=self.device,
-                            plan=plan)
+                            plan=plan, engine_factory=self.keeper.engine)
         finally:
             self.cancels.pop(job_id, None)
             self.done.pop(job_id, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -80,11 +81,15 @@ def test_engine_keeper_reuses_an_engine_per_settings() -> None:
 
     cls = registry.get("key")
     keeper = EngineKeeper()
-    make = keeper.factory(cls)
-    a = make(cls.Options(), device="cpu")
+
+    def plan(**options):  # what the keeper reads of a JobPlan
+        return SimpleNamespace(engine_cls=cls, options=cls.Options(**options),
+                               spec=SimpleNamespace(model=None))
+
+    a = keeper.engine(plan(), "cpu")
     a.close()
-    b = make(cls.Options(), device="cpu")
-    c = make(cls.Options(tolerance=0.3), device="cpu")
+    b = keeper.engine(plan(), "cpu")
+    c = keeper.engine(plan(tolerance=0.3), "cpu")
     assert a._engine is b._engine and c._engine is not a._engine
     assert len(keeper) == 2 and b.temporal is False
     keeper.close()
