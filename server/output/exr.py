@@ -240,7 +240,11 @@ def _write_oiio(
     for key, value in attrs.items():
         spec.attribute(key, value)
     # (H, W, C), contiguous: OIIO 3.2 mis-writes a 2-D (H, W) array.
-    pixels = np.ascontiguousarray(np.repeat(a[:, :, None], len(names), axis=2))
+    oiio_write(path, spec, np.ascontiguousarray(np.repeat(a[:, :, None], len(names), axis=2)))
+
+
+def oiio_write(path: str | os.PathLike[str], spec: oiio.ImageSpec, pixels: np.ndarray) -> None:
+    """Write ``pixels`` (H×W×C) as an OpenEXR with ``spec``; ExrError on failure."""
     out = oiio.ImageOutput.create("openexr")
     if out is None:
         raise ExrError(f"OpenImageIO has no OpenEXR writer: {oiio.geterror()}")

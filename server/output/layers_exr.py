@@ -34,6 +34,7 @@ from .exr import (  # the private helpers too: same package, one writer discipli
     _metadata,
     create_temp,
     file_sha256,
+    oiio_write,
     prepare_alpha,
 )
 
@@ -103,16 +104,7 @@ def _write_oiio(path: Path, pixels: np.ndarray, names: list[str], compression: s
     spec.attribute("compression", compression)
     for key, value in attrs.items():
         spec.attribute(key, value)
-    out = oiio.ImageOutput.create("openexr")
-    if out is None:
-        raise ExrError(f"OpenImageIO has no OpenEXR writer: {oiio.geterror()}")
-    try:
-        if not out.open(str(path), spec):
-            raise ExrError(f"cannot write {path}: {out.geterror() or oiio.geterror()}")
-        if not out.write_image(pixels):
-            raise ExrError(f"cannot write {path}: {out.geterror()}")
-    finally:
-        out.close()
+    oiio_write(path, spec, pixels)
 
 
 def read_layers(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, MetaValue]]:

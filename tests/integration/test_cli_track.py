@@ -16,24 +16,9 @@ import sys
 
 import pytest
 
-from segmatte.models.track.tiny import tiny_model, tiny_processor
-from segmatte.models.weights import catalog
-
 CLI = [sys.executable, "-m", "segmatte.server.cli"]
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hub")
-    entry = catalog.get("sam2.1-tiny")
-    repo = root / ("models--" + entry.repo.replace("/", "--"))
-    snapshot = repo / "snapshots" / COMMIT
-    tiny_model().save_pretrained(snapshot)
-    tiny_processor().save_pretrained(snapshot)
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(COMMIT)
-    return root
 
 
 def run(hub, *args):

@@ -21,28 +21,14 @@ from serverkit import ServerProcess
 
 from segmatte.client.client import Client, ClientError
 from segmatte.client.events import Accepted, Cancelled, Done, Event, FrameWritten, Progress
-from segmatte.models.track.tiny import tiny_model, tiny_processor
-from segmatte.models.weights import catalog
 from segmatte.server.output.exr import read_matte
 
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 WAIT = 120.0
 """Bounds a hang only (2 shared cores); nothing here asserts on time."""
 FIRST, LAST = 0, 23  # green_screen_clip: 24 frames, 160x120
 W, H = 160, 120
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("hub")
-    entry = catalog.get("sam2.1-tiny")
-    repo = root / ("models--" + entry.repo.replace("/", "--"))
-    snapshot = repo / "snapshots" / COMMIT
-    tiny_model().save_pretrained(snapshot)
-    tiny_processor().save_pretrained(snapshot)
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(COMMIT)
-    return root
 
 
 def start_server(root: Path, hub: Path, **kwargs) -> ServerProcess:
