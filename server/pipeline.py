@@ -46,7 +46,14 @@ from segmatte.models.frames import ClipInfo, Frame, Matte
 from segmatte.models.prompts import prompt_digest
 
 from .media import MediaError, MediaInfo, open_reader, probe, read_frame
-from .output.exr import file_sha256, is_complete, matte_header, sequence_path, write_matte
+from .output.exr import (
+    file_sha256,
+    is_complete,
+    matte_header,
+    sequence_path,
+    stale_temps,
+    write_matte,
+)
 from .output.layers_exr import write_layers
 from .output.manifest import (
     FrameRecord,
@@ -397,6 +404,10 @@ class _JobRun:
         device_config.configure(self.device)
         plan.folder.mkdir(parents=True, exist_ok=True)
         order = plan.order
+        # A writer killed mid-frame leaves its temporary file: never a frame, so gone.
+        finals = {p.name for n in order for p in plan.paths(n).values()} | {plan.manifest.name}
+        for stale in stale_temps(plan.folder, finals):
+            stale.unlink(missing_ok=True)
         done = {n for n in order
                 if all(is_complete(p, plan.digest) for p in plan.paths(n).values())}
         self.emit(Accepted(job=self.job_id, total=self.tally.total))

@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import secrets
 import struct
 import zlib
@@ -189,6 +190,24 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+_TEMP = re.compile(r"^\.(?P<final>.+)\.[0-9a-f]{8}\.tmp$")
+"""The names :func:`create_temp` makes: ``.<final name>.<8 hex>.tmp``."""
+
+
+def stale_temps(folder: Path, finals: set[str]) -> list[Path]:
+    """Temporary files left in ``folder`` by a writer that died (kill -9, power
+    cut) before renaming them to one of the ``finals`` names. Never a whole
+    frame: the rename is what makes one."""
+    if not folder.is_dir():
+        return []
+    out = []
+    for entry in os.scandir(folder):
+        m = _TEMP.match(entry.name)
+        if m and m.group("final") in finals and entry.is_file(follow_symlinks=False):
+            out.append(Path(entry.path))
+    return out
 
 
 def create_temp(path: Path) -> tuple[int, Path]:

@@ -138,3 +138,15 @@ def test_check_job_rejects_before_anything_is_made(green_screen_clip, tmp_path):
     with pytest.raises(ValueError, match="outside"):
         check_job(spec(green_screen_clip, tmp_path / "o", range={"first": 0, "last": 999}))
     assert not (tmp_path / "o").exists()
+
+
+def test_a_dead_writers_temporary_files_are_cleared_others_kept(green_screen_clip, tmp_path):
+    # what a writer killed between create and rename leaves behind (create_temp's names)
+    ours = tmp_path / ".m.0002.exr.0badc0de.tmp"
+    ours.write_bytes(b"half a frame")
+    theirs = tmp_path / ".notes.txt.0badc0de.tmp"
+    theirs.write_bytes(b"not ours")
+    result = run_job(spec(green_screen_clip, tmp_path, range={"first": 0, "last": 3}), job_id="t")
+    assert isinstance(result, Done)
+    assert not ours.exists() and theirs.read_bytes() == b"not ours"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".m.")]
