@@ -10,8 +10,9 @@ a memory bank), never the clip.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,6 +30,46 @@ class EngineError(RuntimeError):
     """An engine could not do what the job asked; the message is for the user."""
 
 
+Travel = Literal["forward", "backward"]
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One run of an engine from a fresh state, as the pipeline feeds it.
+
+    The pipeline reads ``prime`` and then ``frames`` through the bounded
+    reader, in that order, and the engine yields one matte per frame of
+    ``frames`` (none for ``prime``: those frames only rebuild the engine's
+    state, e.g. the tracker's earlier keyframes). ``breaks`` are frames of
+    ``frames`` where a new segment starts (a keyframe): what is temporal
+    downstream (reduce chatter) starts afresh there too, so a segment's
+    mattes never depend on what was computed before it.
+    """
+
+    direction: Travel
+    frames: tuple[int, ...]
+    prime: tuple[int, ...] = ()
+    breaks: frozenset[int] = frozenset()
+
+
+def default_passes(temporal: bool, direction: str, first: int, last: int,
+                   todo: Collection[int]) -> list[Pass]:
+    """The plan of an engine without segments.
+
+    A frame-by-frame engine computes only what is to do; a temporal one (the
+    person engine's recurrent state, or reduce chatter downstream) is fed the
+    whole range in order and the pipeline writes only what is to do.
+    """
+    frames = list(range(first, last + 1))
+    travel: Travel = "backward" if direction == "backward" else "forward"
+    if travel == "backward":
+        frames.reverse()
+    if not temporal:
+        wanted = set(todo)
+        frames = [n for n in frames if n in wanted]
+    return [Pass(travel, tuple(frames))] if frames else []
+
+
 class Engine(ABC):
     """Base class of all engines.
 
@@ -44,6 +85,9 @@ class Engine(ABC):
     Options: ClassVar[type[EngineOptions]] = EngineOptions
     temporal: ClassVar[bool] = False
     needs_objects: ClassVar[bool] = False
+    prompt_kinds: ClassVar[frozenset[str]] = frozenset()
+    """Kinds of keyframe prompt the engine takes: ``points``, ``boxes``, ``mask``, ``text``.
+    Checked at the door (an engine that takes none ignores no prompts: it refuses them)."""
 
     def __init__(self, options: EngineOptions | dict[str, Any] | None = None, *,
                  model: str | None = None, device: str = "cpu") -> None:
@@ -55,6 +99,32 @@ class Engine(ABC):
         self.clip: ClipInfo | None = None
         self.objects: tuple[ObjectPrompts, ...] = ()
         self.fetch: Callable[[int], Frame] | None = None
+        self.direction: str = "forward"
+        self.passes: list[Pass] | None = None
+
+    @classmethod
+    def plan_passes(cls, direction: str, first: int, last: int,
+                    objects: Sequence[ObjectPrompts], todo: Collection[int],
+                    temporal_finish: bool = False) -> list[Pass]:
+        """How to compute the frames in ``todo`` (the rest of the range is on disk).
+
+        Engines with segments (the tracker) override this; see :class:`Pass`.
+        """
+        return default_passes(cls.temporal or temporal_finish, direction, first, last, todo)
+
+    @classmethod
+    def frame_digests(cls, direction: str, first: int, last: int,
+                      objects: Sequence[ObjectPrompts]) -> dict[int, str]:
+        """Per frame, a digest of the prompts (and direction) its matte depends on.
+
+        By default every frame depends on all of them; the tracker narrows it
+        to the keyframes its segment came from, so a changed prompt set
+        re-computes only the frames whose digest changed.
+        """
+        from .prompts import prompt_digest
+
+        digest = prompt_digest(tuple(objects)) + ":" + direction
+        return dict.fromkeys(range(first, last + 1), digest)
 
     @classmethod
     def check_ready(cls, options: EngineOptions, model: str | None) -> None:
@@ -66,13 +136,23 @@ class Engine(ABC):
         """
         return None
 
+    def schedule(self, direction: str, passes: Sequence[Pass] | None) -> None:
+        """Say, before :meth:`open`, the job's direction and the plan the stream follows.
+
+        ``passes`` is what :meth:`plan_passes` made, in the order the stream
+        delivers it (None: the frames as they come). The direction is told,
+        never read from the order frames arrive in.
+        """
+        self.direction = direction
+        self.passes = list(passes) if passes is not None else None
+
     def open(self, clip: ClipInfo, objects: Sequence[ObjectPrompts] = (),
              fetch: Callable[[int], Frame] | None = None) -> None:
         """Prepare for a clip: load weights, read reference frames, check prompts.
 
         ``fetch`` gives random access to one source frame by its number, for
-        engines that need a reference (a clean plate, a keyframe's image)
-        outside the stream.
+        engines that need a reference outside the stream (a clean plate);
+        the tracker's keyframes come through the stream (see :class:`Pass`).
         """
         if self.needs_objects and not objects:
             raise EngineError(f"the {self.name} engine needs at least one object with prompts")

@@ -381,6 +381,7 @@ class Server:
 
             return [{"name": e.name, "description": e.description,
                      "temporal": e.cls.temporal, "needs_objects": e.cls.needs_objects,
+                     "prompts": sorted(e.cls.prompt_kinds),
                      "options": e.options_schema(), "models": models(e.name)}
                     for e in registry.engines()]
 

@@ -40,7 +40,7 @@ from segmatte.client.events import (
 )
 from segmatte.models import device as device_config
 from segmatte.models import registry
-from segmatte.models.engine import Engine, EngineError, EngineOptions
+from segmatte.models.engine import Engine, EngineError, EngineOptions, Pass
 from segmatte.models.finish.stage import FinishStage
 from segmatte.models.frames import ClipInfo, Frame, Matte
 from segmatte.models.prompts import prompt_digest
@@ -64,6 +64,7 @@ from .output.manifest import (
     write_manifest,
 )
 from .output.writer_pool import WriteError, WriterPool
+from .prompts_door import check_prompts
 from .spec import JobSpec, SpecError, _first_error
 
 log = logging.getLogger(__name__)
@@ -87,21 +88,31 @@ class JobPlan:
     layers: tuple[str, ...]
     """Layer names the engine yields after finishing; one sequence each."""
     digest: str
+    """The whole job's digest (settings and prompts), recorded in the manifest."""
     folder: Path
+    settings: str = ""
+    """The settings digest (``JobSpec.settings_digest``): files with it are this job's."""
+    frame_digests: dict[int, str] = field(default_factory=dict)
+    """Frame → digest of what its matte depends on (settings + the prompts behind it)."""
 
     @property
-    def order(self) -> list[int]:
-        """Source frame numbers in the order they are processed.
+    def numbers(self) -> range:
+        return range(self.first, self.last + 1)
 
-        An engine may plan its own order (the tracker runs ``both`` as the
-        keyframe back to the first frame, then on to the last); otherwise
-        forward, or reversed for ``backward``.
-        """
-        plan_order = getattr(self.engine_cls, "frame_order", None)
-        if plan_order is not None:
-            return list(plan_order(self.spec.direction, self.first, self.last, self.spec.objects))
-        frames = list(range(self.first, self.last + 1))
-        return frames[::-1] if self.spec.direction == "backward" else frames
+    def frame_digest(self, number: int) -> str:
+        return self.frame_digests.get(number, self.digest)
+
+    @property
+    def retrack(self) -> set[int]:
+        """Frames the spec asks to re-track whatever is on disk (``retrack``)."""
+        r = self.spec.retrack
+        return set(range(r.first, r.last + 1)) if r is not None else set()
+
+    def passes(self, todo: set[int]) -> list[Pass]:
+        """How the engine computes ``todo`` (see :class:`~segmatte.models.engine.Pass`)."""
+        return self.engine_cls.plan_passes(self.spec.direction, self.first, self.last,
+                                           self.spec.objects, todo,
+                                           temporal_finish=self.spec.finish.temporal)
 
     @property
     def multichannel(self) -> bool:
@@ -167,7 +178,7 @@ def _check_existing(plan: JobPlan) -> None:
         raise SpecError(f"output folder {plan.folder} already holds {manifest.name}, which segmatte "
                         "did not write; choose another folder or --name")
     checked: set[Path] = set()
-    for number in plan.order:
+    for number in plan.numbers:
         for path in plan.paths(number).values():
             if path.name not in present or path in checked:
                 continue
@@ -176,7 +187,12 @@ def _check_existing(plan: JobPlan) -> None:
             if not header:
                 raise SpecError(f"output folder {plan.folder} already holds {path.name}, which "
                                 "segmatte did not write; choose another folder or --name")
-            if not plan.spec.output.overwrite and header.get("job") != plan.digest:
+            # The same job with other prompts (a correction) rewrites what changed; files of
+            # another job (other engine, model, options, finishing or file settings) need
+            # the overwrite switch.
+            same_job = (header.get("settings") == plan.settings
+                        or header.get("job") == plan.frame_digest(number))
+            if not plan.spec.output.overwrite and not same_job:
                 raise SpecError(f"{path} was written by a different segmatte job (other settings); "
                                 "pass --overwrite to replace it, or choose another folder or --name")
 
@@ -214,11 +230,33 @@ def check_job(spec: JobSpec) -> JobPlan:
     if first < media.first or last > media.last:
         raise MediaError(f"range {first}-{last} is outside the source's frames "
                          f"{media.first}-{media.last} ({spec.source})")
+    if spec.retrack is not None and not (first <= spec.retrack.first
+                                         and spec.retrack.last <= last):
+        raise SpecError(f"retrack: {spec.retrack.first}-{spec.retrack.last} is outside the job's "
+                        f"range {first}-{last}")
+    check_prompts(spec.objects, engine=spec.engine, takes=engine_cls.prompt_kinds,
+                  width=media.width, height=media.height, first=first, last=last)
+    if spec.direction == "both" and engine_cls.needs_objects and not any(
+            first <= kf.frame <= last for o in spec.objects for kf in o.keyframes):
+        raise SpecError("direction both needs a keyframe inside the frame range")
     folder = Path(spec.output.folder).expanduser().absolute()
+    settings = spec.settings_digest()
     plan = JobPlan(spec=spec, media=media, engine_cls=engine_cls, options=options, first=first,
-                   last=last, layers=_layer_names(spec, options), digest=spec.digest(), folder=folder)
+                   last=last, layers=_layer_names(spec, options), digest=spec.digest(),
+                   folder=folder, settings=settings,
+                   frame_digests=frame_digests(spec, engine_cls, first, last, settings))
     check_output(plan)
     return plan
+
+
+def frame_digests(spec: JobSpec, engine_cls: type[Engine], first: int, last: int,
+                  settings: str) -> dict[int, str]:
+    """Per frame: the settings digest joined with what the engine says the frame depends on."""
+    import hashlib
+
+    per_frame = engine_cls.frame_digests(spec.direction, first, last, spec.objects)
+    return {n: hashlib.sha256(f"{settings}:{d}".encode()).hexdigest()[:16]
+            for n, d in per_frame.items()}
 
 
 # ---------------------------------------------------------------- running
@@ -285,6 +323,7 @@ def write_frame(plan: JobPlan, matte: Matte, metadata: dict[str, str | int]) -> 
     """
     out = plan.spec.output
     files = {}
+    metadata = {**metadata, "job": plan.frame_digest(matte.number), "settings": plan.settings}
     if plan.multichannel:
         path = next(iter(plan.paths(matte.number).values()))
         layers = {layer: matte.layers[layer] if layer in matte.layers else matte.layer()
@@ -303,16 +342,34 @@ def write_frame(plan: JobPlan, matte: Matte, metadata: dict[str, str | int]) -> 
     # flagged so an artist can find the frames to fix from the manifest.
     flags = {layer: ["empty"] for layer in files
              if not np.any(matte.layers.get(layer, matte.layer()))}
-    return FrameRecord.make(plan.folder, matte.number, files, matte.scores, flags)
+    return FrameRecord.make(plan.folder, matte.number, files, matte.scores, flags,
+                            digest=plan.frame_digest(matte.number))
 
 
 _write_frame = write_frame  # the job loop's name for it (tests patch it to slow writes down)
 
 
-def _existing_record(plan: JobPlan, number: int) -> FrameRecord:
-    digests = {p: file_sha256(p) for p in set(plan.paths(number).values())}
-    files = {layer: (p, digests[p]) for layer, p in plan.paths(number).items()}
-    return FrameRecord.make(plan.folder, number, files, {})
+def _existing_record(plan: JobPlan, number: int, old: FrameRecord | None) -> FrameRecord | None:
+    """The record of a frame left on disk: the old manifest's if it still holds, else re-read."""
+    paths = plan.paths(number)
+    if not all(p.exists() for p in paths.values()):
+        return None
+    digests = {p: file_sha256(p) for p in set(paths.values())}
+    files = {layer: (p, digests[p]) for layer, p in paths.items()}
+    if old is not None and all(old.files.get(layer) is not None
+                               and old.files[layer].sha256 == digests[p]
+                               for layer, p in paths.items()):
+        return old  # the same bytes: keep what the engine said of them (scores, flags)
+    header = matte_header(next(iter(paths.values()))) or {}
+    return FrameRecord.make(plan.folder, number, files, {}, digest=str(header.get("job", "")))
+
+
+def _old_records(plan: JobPlan) -> dict[int, FrameRecord]:
+    """The frames the existing manifest of this sequence lists (none if it is not ours)."""
+    try:
+        return {r.number: r for r in load_manifest(plan.manifest).frames}
+    except (ManifestError, OSError, ValueError):
+        return {}
 
 
 EngineFactory = Callable[[JobPlan, str], Engine]
@@ -367,11 +424,11 @@ class _JobRun:
                          "version": __version__}
 
     # -- outcomes of one frame ------------------------------------------------
-    def skip(self, number: int) -> None:
-        """A frame already on disk and valid for this job (resume)."""
-        if number in self.records:
-            return
-        self.records[number] = _existing_record(self.plan, number)
+    def skip(self, number: int, old: FrameRecord | None) -> None:
+        """A frame already on disk and valid for this job (resume), or left alone (retrack)."""
+        record = _existing_record(self.plan, number, old)
+        if record is not None:
+            self.records[number] = record
         self.tally.skipped += 1
         self.tally.tick()
         self.emit(FrameWritten(job=self.job_id, frame=number, skipped=True,
@@ -398,66 +455,99 @@ class _JobRun:
                 str(self.plan.folder / f.path) for f in record.files.values())))
             _progress(self.emit, self.job_id, self.tally)
 
+    def todo(self) -> set[int]:
+        """Frames to (re)make: ``retrack`` if asked, else those not on disk for their digest."""
+        plan = self.plan
+        if plan.retrack:
+            return plan.retrack
+        return {n for n in plan.numbers
+                if not all(is_complete(p, plan.frame_digest(n)) for p in plan.paths(n).values())}
+
     # -- the run ----------------------------------------------------------------
     def run(self) -> Event:
         plan, spec = self.plan, self.plan.spec
         device_config.configure(self.device)
         plan.folder.mkdir(parents=True, exist_ok=True)
-        order = plan.order
         # A writer killed mid-frame leaves its temporary file: never a frame, so gone.
-        finals = {p.name for n in order for p in plan.paths(n).values()} | {plan.manifest.name}
+        finals = {p.name for n in plan.numbers for p in plan.paths(n).values()}
+        finals.add(plan.manifest.name)
         for stale in stale_temps(plan.folder, finals):
             stale.unlink(missing_ok=True)
-        done = {n for n in order
-                if all(is_complete(p, plan.digest) for p in plan.paths(n).values())}
+        old = _old_records(plan)
+        todo = self.todo()
         self.emit(Accepted(job=self.job_id, total=self.tally.total))
+        for n in plan.numbers:
+            if n not in todo:
+                self.skip(n, old.get(n))
+        passes = plan.passes(todo) if todo else []
+        cancelled = self._compute(passes, todo) if passes else self.cancel.is_set()
+        if cancelled:
+            return _finish(self.emit, Cancelled(job=self.job_id, written=self.tally.written))
+        _progress(self.emit, self.job_id, self.tally, force=True)
+        for n, record in old.items():  # frames outside this run's range stay listed
+            if not plan.first <= n <= plan.last and n not in self.records:
+                self.records[n] = record
+        manifest = Manifest.make(spec=spec, job_id=self.job_id, digest=plan.digest,
+                                 first=min([plan.first, *self.records]),
+                                 last=max([plan.last, *self.records]), layers=plan.layers,
+                                 frames=[self.records[n] for n in sorted(self.records)])
+        path = write_manifest(plan.manifest, manifest)
+        return _finish(self.emit, Done(job=self.job_id, manifest=str(path),
+                                       written=self.tally.written, skipped=self.tally.skipped))
 
+    def _compute(self, passes: list[Pass], todo: set[int]) -> bool:
+        """Run the engine over ``passes``, finish and write the frames of ``todo``.
+
+        Returns whether the run was cancelled. Frames a pass computes that are
+        not to do (the start of a segment before the first frame to re-make)
+        go through finishing — reduce chatter needs them — and are not written.
+        """
+        plan, spec = self.plan, self.plan.spec
         engine = (self.engine_factory(plan, self.device) if self.engine_factory else
                   plan.engine_cls(plan.options, model=spec.model, device=self.device))
         stage = FinishStage(spec.finish, device=self.device)
-        # A frame's matte depends on earlier frames (temporal engine) or on its
-        # neighbours (reduce chatter): then every frame is fed, and only the
-        # writing of frames already on disk is skipped.
-        temporal = engine.temporal or spec.finish.temporal
-        if not temporal:
-            for n in order:
-                if n in done:
-                    self.skip(n)
-        todo = order if temporal else [n for n in order if n not in done]
-        clip = ClipInfo(width=plan.media.width, height=plan.media.height,
-                        fps=plan.media.fps or 0.0, first=plan.first, last=plan.last)
-
+        reads = []
+        for p in passes:
+            reads += [(n, False) for n in p.prime] + [(n, True) for n in p.frames]
         held: dict[int, Frame] = {}  # frames whose picture the finishing stage still needs
 
         def tap(frames: Iterator[Frame]) -> Iterator[Frame]:
-            for frame in frames:
-                if stage.needs_frames:
+            for frame, (_number, emits) in zip(frames, reads, strict=False):
+                if emits and stage.needs_frames:
                     held[frame.number] = frame
                 yield frame
 
+        written: set[int] = set()
+
         def finished(mattes: list[Matte], pool: WriterPool) -> None:
             for matte in mattes:
-                if matte.number in done:
-                    self.skip(matte.number)
-                else:
+                if matte.number in todo and matte.number not in written:
+                    written.add(matte.number)
                     self.write(pool, matte)
 
         readers: list = []
-        cancelled = False
+        clip = ClipInfo(width=plan.media.width, height=plan.media.height,
+                        fps=plan.media.fps or 0.0, first=plan.first, last=plan.last)
+        engine.schedule(spec.direction, passes)
         engine.open(clip, spec.objects, fetch=lambda n: read_frame(plan.media, n))
         try:
             with WriterPool(workers=self.writers, max_pending=4) as pool:
-                stream = engine.stream(tap(_frames(plan.media, todo, readers)))
+                stream = engine.stream(tap(_frames(plan.media, [n for n, _ in reads], readers)))
                 try:
-                    for matte in stream:
-                        if self.cancel.is_set():
-                            break
-                        finished(stage.push(held.pop(matte.number, None), matte), pool)
-                        if self.cancel.is_set():
-                            break
-                    else:
-                        finished(stage.flush(), pool)
-                    cancelled = self.cancel.is_set()
+                    for p in passes:
+                        finished(stage.flush(), pool)  # a pass starts afresh downstream too
+                        for number in p.frames:
+                            matte = next(stream)
+                            if matte.number != number:
+                                raise EngineError(f"the {spec.engine} engine yielded frame "
+                                                  f"{matte.number} where {number} was due")
+                            if number in p.breaks:
+                                finished(stage.flush(), pool)  # a segment starts
+                            finished(stage.push(held.pop(number, None), matte), pool)
+                            if self.cancel.is_set():
+                                return True
+                    finished(stage.flush(), pool)
+                    return self.cancel.is_set()
                 finally:
                     close = getattr(stream, "close", None)
                     if close:
@@ -467,16 +557,6 @@ class _JobRun:
                     self.collect(block=True)  # in-flight writes finish: only whole frames stay
         finally:
             engine.close()
-
-        if cancelled:
-            return _finish(self.emit, Cancelled(job=self.job_id, written=self.tally.written))
-        _progress(self.emit, self.job_id, self.tally, force=True)
-        manifest = Manifest.make(spec=spec, job_id=self.job_id, digest=plan.digest,
-                                 first=plan.first, last=plan.last, layers=plan.layers,
-                                 frames=[self.records[n] for n in sorted(self.records)])
-        path = write_manifest(plan.manifest, manifest)
-        return _finish(self.emit, Done(job=self.job_id, manifest=str(path),
-                                       written=self.tally.written, skipped=self.tally.skipped))
 
 
 def _progress(emit: Emit, job_id: str, tally: _Tally, force: bool = False) -> None:

@@ -97,14 +97,27 @@ class JobSpec(_Strict):
     direction: Direction = "forward"
     finish: FinishOptions = FinishOptions()
     output: OutputSpec
+    retrack: FrameRange | None = Field(
+        None, description="re-track only these source frames (from the nearest keyframe), "
+        "whatever is on disk; frames outside are left as they are")
 
     def digest(self) -> str:
-        """Identity of what the pixels depend on (not the range or folder).
+        """Identity of the whole job: settings and prompts (not the range or folder)."""
+        keep = self.model_dump(mode="json", exclude={"range": True, "retrack": True,
+                                                     "output": {"folder", "overwrite"}})
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
-        Written into every matte's header: a resumed or extended job re-uses
-        frames whose digest matches and refuses to overwrite others.
+    def settings_digest(self) -> str:
+        """Identity of the job without its prompts and direction: what makes it *this* job.
+
+        Written into every matte's header (``segmatte/settings``). Files with the
+        same settings digest are this job's, so a changed prompt set (a
+        correction) may rewrite them without ``overwrite``; a different one is
+        another job's and needs ``overwrite``.
         """
-        keep = self.model_dump(mode="json", exclude={"range": True, "output": {"folder", "overwrite"}})
+        keep = self.model_dump(mode="json", exclude={
+            "range": True, "retrack": True, "objects": True, "direction": True,
+            "output": {"folder", "overwrite"}})
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -5,21 +5,24 @@ Wraps ``transformers``' ``Sam2VideoModel`` / ``EdgeTamVideoModel`` /
 id, the model's object score in ``Matte.scores`` (absent objects get an empty
 matte and a score below ``absent_score``).
 
-How frames meet prompts:
+How frames meet prompts (see :mod:`.segments` for why):
 
-- With ``fetch`` (random access to source frames, given by the pipeline),
-  :meth:`open` *primes* the session: every keyframe, in frame order, is read,
-  its prompts are added and the model run on it, so every keyframe is a
-  conditioning frame before tracking starts — SAM 2's own semantics (an object
-  prompted only later in the clip is tracked towards its keyframe with that
-  keyframe in memory).
-- Without ``fetch``, a keyframe's prompts are added when its frame arrives in
-  the stream (the plain streaming loop).
-
-The direction of travel is read from the order frames arrive in (see
-:mod:`.order`; ``plan_order`` gives the order for forward / backward / both).
-Frames with no keyframe behind them in the travel direction yield empty mattes
-without running the model.
+- The pipeline plans the work with :meth:`TrackEngine.plan_passes` and feeds
+  each :class:`~segmatte.models.engine.Pass` through the bounded reader: its
+  ``prime`` keyframes, then its frames in travel order. Each pass starts from
+  a fresh inference session. Keyframes' images come through the stream; the
+  engine never reads the source itself.
+- At a keyframe the memory of the frames tracked before it is dropped (the
+  keyframes' conditioning memory stays); objects already tracked are run on
+  the keyframe with that memory, then its prompts are added — for an object
+  tracked there it is a correction decoded with memory and becomes a
+  conditioning frame, for a new object a first conditioning frame. So a
+  segment's mattes are the same whether a run started at its keyframe or
+  arrived from the segment before, and "re-track from F" equals a fresh run.
+- Frames with no keyframe behind them in the travel direction yield empty
+  mattes without running the model.
+- Without a plan (``stream`` called directly), frames are taken as one pass
+  in the direction given by :meth:`~segmatte.models.engine.Engine.schedule`.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class TrackEngine(Engine):
     Options = TrackOptions
     temporal = True
     needs_objects = True
+    prompt_kinds = frozenset({"points", "boxes", "mask"})
 
     def __init__(self, options: EngineOptions | dict[str, Any] | None = None, *,
                  model: str | None = None, device: str = "cpu",
@@ -59,14 +63,19 @@ class TrackEngine(Engine):
         self.tracker: Tracker | None = None
         self._prompts: dict[int, list[tuple[str, ProcessorPrompt]]] = {}
 
-    @staticmethod
-    def frame_order(direction: str, first: int, last: int,
-                    objects: Sequence[ObjectPrompts]) -> list[int]:
-        """The order the pipeline should feed frames in (see :func:`.order.plan_order`)."""
-        from .order import plan_order
+    @classmethod
+    def plan_passes(cls, direction, first, last, objects, todo, temporal_finish=False):
+        """Passes from each to-do frame's keyframe (see :func:`.segments.plan_passes`)."""
+        from .segments import plan_passes
 
-        keys = [kf.frame for o in objects for kf in o.keyframes]
-        return plan_order(direction, first, last, keys)  # type: ignore[arg-type]
+        return plan_passes(direction, first, last, objects, todo)
+
+    @classmethod
+    def frame_digests(cls, direction, first, last, objects):
+        """Per frame: its leg's direction and the keyframes behind it (see :mod:`.segments`)."""
+        from .segments import frame_provenance
+
+        return frame_provenance(direction, first, last, objects)
 
     @classmethod
     def check_ready(cls, options, model: str | None) -> None:
@@ -115,39 +124,59 @@ class TrackEngine(Engine):
         self.tracker = Tracker(model, processor, width=clip.width, height=clip.height,
                                first=clip.first, layers=ids, options=self.opts,
                                device=self.device)
-        if fetch is not None:
-            for number in list(self._prompts):
-                self._prime(number, self.tracker.pixels(fetch(number)))
 
-    def _prime(self, number: int, pixels: Any) -> Any:
+    def _keyframe(self, frame: Frame, reverse: bool) -> Any:
+        """A keyframe met in travel: drop tracked memory, run what is tracked, add its prompts."""
+        tracker = self.tracker
+        number = frame.number
+        pixels = tracker.pixels(frame)
         out = None
-        for layer, prompt in self._prompts.pop(number, []):
-            out = self.tracker.prompt(number, pixels, layer, prompt)
+        if tracker.has_objects:
+            tracker.forget_tracking()
+            out = tracker.step(number, pixels, reverse=reverse)
+        corrected = []
+        for layer, prompt in self._prompts.get(number, ()):
+            if tracker.was_tracked(number, layer) is not None:
+                corrected.append(layer)
+            out = tracker.prompt(number, pixels, layer, prompt, reverse=reverse)
+        for layer in corrected:
+            tracker.promote(number, layer)
         return out
+
+    def _frame(self, frame: Frame, reverse: bool) -> Matte:
+        tracker = self.tracker
+        number = frame.number
+        if number in self._prompts:
+            return tracker.matte(number, self._keyframe(frame, reverse))
+        if tracker.reachable(number, reverse):
+            return tracker.matte(number, tracker.step(number, tracker.pixels(frame),
+                                                      reverse=reverse))
+        return tracker.matte(number, None)
 
     def stream(self, frames: Iterable[Frame]) -> Iterator[Matte]:
         if self.tracker is None:
             raise EngineError("the track engine was not opened")
-        tracker = self.tracker
         it = iter(frames)
-        current = next(it, None)
-        previous: int | None = None
-        while current is not None:
-            following = next(it, None)
-            number = current.number
-            if previous is not None:
-                reverse = number < previous
-            else:
-                reverse = following is not None and following.number < number
-            if number in self._prompts:  # lazy priming: prompts meet their frame here
-                out = self._prime(number, tracker.pixels(current))
-                yield tracker.matte(number, out)
-            elif tracker.reachable(number, reverse):
-                out = tracker.step(number, tracker.pixels(current), reverse=reverse)
-                yield tracker.matte(number, out)
-            else:
-                yield tracker.matte(number, None)
-            previous, current = number, following
+        if self.passes is None:
+            reverse = self.direction == "backward"
+            for frame in it:
+                yield self._frame(frame, reverse)
+            return
+        for p in self.passes:
+            self.tracker.restart()
+            reverse = p.direction == "backward"
+            for number in p.prime:
+                self._keyframe(self._next(it, number), reverse)
+            for number in p.frames:
+                yield self._frame(self._next(it, number), reverse)
+
+    @staticmethod
+    def _next(it: Iterator[Frame], number: int) -> Frame:
+        frame = next(it, None)
+        if frame is None or frame.number != number:
+            got = "the end of the stream" if frame is None else f"frame {frame.number}"
+            raise EngineError(f"the track engine expected frame {number}, got {got}")
+        return frame
 
     def close(self) -> None:
         self.tracker = None

@@ -107,14 +107,7 @@ class TrackSession:
 
     def _promote(self, frame: int, obj: str) -> None:
         """Move a corrected frame's output into the conditioning outputs."""
-        t = self.tracker
-        idx = t.index(frame)
-        obj_idx = t.session.obj_id_to_idx(t.obj_id[obj])
-        outs = t.session.output_dict_per_obj[obj_idx]
-        entry = outs["non_cond_frame_outputs"].pop(idx, None)
-        if entry is not None:
-            outs["cond_frame_outputs"][idx] = entry
-            t.cond_frames.add(idx)
+        self.tracker.promote(frame, obj)
 
     # -- propagation ---------------------------------------------------------
     def propagate(self, direction: Direction | None = None, start: int | None = None,

@@ -46,6 +46,8 @@ from typing import Any
 
 import torch
 
+from . import session_fields as F
+
 #: outputs the model never reads back from a stored entry (see the table above)
 DROP_KEYS_NON_COND = ("pred_masks", "high_res_masks")
 DROP_KEYS_COND = ("high_res_masks",)
@@ -74,10 +76,7 @@ class SessionTrimmer:
         self._pos_enc: dict[tuple, torch.Tensor] = {}
 
     def cond_frames(self, session: Any) -> set[int]:
-        frames: set[int] = set()
-        for out in session.output_dict_per_obj.values():
-            frames.update(out["cond_frame_outputs"])
-        return frames
+        return F.cond_frames(session)
 
     def _keep(self, i: int, current: int, cond: set[int]) -> bool:
         w = self.window
@@ -96,16 +95,16 @@ class SessionTrimmer:
 
     def trim(self, session: Any, current: int) -> None:
         """Evict after frame ``current`` was processed and its outputs taken."""
-        if session.processed_frames:
-            for i in [i for i in session.processed_frames if i != current]:
-                del session.processed_frames[i]
+        pixels = F.pixel_store(session)
+        for i in [i for i in pixels if i != current]:
+            del pixels[i]
         cond = self.cond_frames(session)
-        for obj_idx, out in session.output_dict_per_obj.items():
-            for entry in out["cond_frame_outputs"].values():
+        for obj_idx, out in F.outputs(session).items():
+            for entry in out[F.COND].values():
                 for key in DROP_KEYS_COND:
                     entry.pop(key, None)
                 self._share_pos_enc(entry)
-            non_cond = out["non_cond_frame_outputs"]
+            non_cond = out[F.NON_COND]
             for i in list(non_cond):
                 if not self.keep_outputs_everywhere and not self._keep(i, current, cond):
                     del non_cond[i]
@@ -115,14 +114,13 @@ class SessionTrimmer:
                     entry.pop(key, None)
                 self._share_pos_enc(entry)
             if not self.keep_tracked:
-                tracked = session.frames_tracked_per_obj.get(obj_idx, {})
+                tracked = F.tracked(session).get(obj_idx, {})
                 for i in [i for i in tracked if not self._keep(i, current, cond)]:
                     del tracked[i]
 
     def drop_pixels(self, session: Any) -> None:
         """Drop every stored frame (between calls, nothing needs pixels)."""
-        if session.processed_frames:
-            session.processed_frames.clear()
+        F.pixel_store(session).clear()
 
 
 @dataclass(frozen=True)
@@ -157,20 +155,20 @@ def footprint(session: Any) -> Footprint:
     """Count a session's per-frame state (tensors shared between entries count once)."""
     seen: set[tuple[int, int]] = set()
     total = 0
-    stores = [session.processed_frames or {}, session.cache._vision_features,
-              session.output_dict_per_obj, session.point_inputs_per_obj, session.mask_inputs_per_obj]
+    stores = [F.pixel_store(session), F.vision_cache(session), F.outputs(session),
+              *F.prompt_stores(session)]
     for store in stores:
         for t in _tensors(store):
             key = (t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
             if key not in seen:
                 seen.add(key)
                 total += key[1]
-    outs = session.output_dict_per_obj.values()
+    outs = F.outputs(session).values()
     return Footprint(
-        frames=len(session.processed_frames or {}),
-        vision_features=len(session.cache._vision_features),
-        cond_outputs=sum(len(o["cond_frame_outputs"]) for o in outs),
-        non_cond_outputs=sum(len(o["non_cond_frame_outputs"]) for o in outs),
-        tracked_flags=sum(len(t) for t in session.frames_tracked_per_obj.values()),
+        frames=len(F.pixel_store(session)),
+        vision_features=len(F.vision_cache(session)),
+        cond_outputs=sum(len(o[F.COND]) for o in outs),
+        non_cond_outputs=sum(len(o[F.NON_COND]) for o in outs),
+        tracked_flags=sum(len(t) for t in F.tracked(session).values()),
         tensor_bytes=total,
     )

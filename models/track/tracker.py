@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..frames import Frame, Matte
+from . import session_fields as F
 from .loader import DTYPES
 from .options import TrackOptions
 from .prompts_convert import ProcessorPrompt
@@ -39,12 +40,33 @@ class Tracker:
         self.dtype = DTYPES[options.dtype]
         self.layers = list(layers)
         self.obj_id = {name: i + 1 for i, name in enumerate(self.layers)}
-        self.session = processor.init_video_session(
-            inference_device=device, inference_state_device=state_device or device, dtype=self.dtype,
-            max_vision_features_cache_size=options.max_feature_cache)
-        self.trimmer = SessionTrimmer(memory_window(model.config), keep_tracked=interactive,
-                                      keep_outputs_everywhere=interactive)
+        self.state_device = state_device or device
+        self.interactive = interactive
+        self.restart()
+
+    def restart(self) -> None:
+        """A fresh inference session: nothing prompted, nothing tracked (a new pass)."""
+        self.session = self.processor.init_video_session(
+            inference_device=self.device, inference_state_device=self.state_device,
+            dtype=self.dtype, max_vision_features_cache_size=self.options.max_feature_cache)
+        self.trimmer = SessionTrimmer(memory_window(self.model.config),
+                                      keep_tracked=self.interactive,
+                                      keep_outputs_everywhere=self.interactive)
         self.cond_frames: set[int] = set()
+
+    @property
+    def has_objects(self) -> bool:
+        return bool(self.session.obj_ids)
+
+    def forget_tracking(self) -> None:
+        """Keep only the keyframes' memory (a segment starts; see :mod:`.segments`)."""
+        F.forget_tracking(self.session)
+
+    def promote(self, number: int, layer: str) -> None:
+        """A corrected frame becomes a conditioning frame of ``layer``."""
+        idx = self.index(number)
+        if F.promote(self.session, self.session.obj_id_to_idx(self.obj_id[layer]), idx):
+            self.cond_frames.add(idx)
 
     # -- input ---------------------------------------------------------------
     def pixels(self, frame: Frame) -> torch.Tensor:
@@ -74,8 +96,7 @@ class Tracker:
             inference_session=self.session, frame_idx=idx, obj_ids=self.obj_id[layer], **kwargs)
         out = self.model(inference_session=self.session, frame=pixels, frame_idx=idx,
                          reverse=reverse)
-        obj_idx = self.session.obj_id_to_idx(self.obj_id[layer])
-        if idx in self.session.output_dict_per_obj[obj_idx]["cond_frame_outputs"]:
+        if F.is_cond(self.session, self.session.obj_id_to_idx(self.obj_id[layer]), idx):
             self.cond_frames.add(idx)
         self.trimmer.trim(self.session, idx)
         self.trimmer.drop_pixels(self.session)
@@ -97,11 +118,7 @@ class Tracker:
 
     def was_tracked(self, number: int, layer: str) -> dict | None:
         """The tracking flags of an object on a frame (None: never tracked there)."""
-        obj_id = self.obj_id[layer]
-        if obj_id not in self.session.obj_ids:
-            return None
-        obj_idx = self.session.obj_id_to_idx(obj_id)
-        return self.session.frames_tracked_per_obj[obj_idx].get(self.index(number))
+        return F.tracked_flags(self.session, self.obj_id[layer], self.index(number))
 
     # -- output --------------------------------------------------------------
     def matte(self, number: int, out: Any | None) -> Matte:

@@ -49,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="several layers (objects, classes): one sequence each (files, default) "
                         "or one multi-channel EXR per frame with channels <layer>.A")
     p.add_argument("--direction", choices=("forward", "backward", "both"), default="forward")
+    p.add_argument("--retrack", metavar="A-B",
+                   help="re-track only source frames A..B (from the nearest keyframe), whatever is "
+                        "on disk, and leave the rest; without it a changed prompt re-tracks just "
+                        "the frames it changes")
     p.add_argument("--overwrite", action="store_true",
                    help="replace segmatte mattes of a different job in the output folder "
                         "(files segmatte did not write are never replaced)")
@@ -162,6 +166,8 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
     }
     if args.frame_range:
         data["range"] = FrameRange.parse(args.frame_range).model_dump()
+    if args.retrack:
+        data["retrack"] = FrameRange.parse(args.retrack).model_dump()
     return parse_spec(data)
 
 

@@ -64,6 +64,10 @@ class FrameRecord:
     """Layer name → the engine's confidence, where it gives one."""
     flags: dict[str, list[str]] = field(default_factory=dict)
     """Layer name → flags, e.g. ``["absent"]`` where the object is not in view."""
+    digest: str = ""
+    """What made this frame: the job's settings and the prompts its matte came from
+    (for a tracked frame, the keyframes behind it). A changed prompt set re-makes
+    exactly the frames whose digest changed."""
 
     @classmethod
     def make(
@@ -73,6 +77,7 @@ class FrameRecord:
         files: Mapping[str, tuple[str | os.PathLike[str], str]],
         scores: Mapping[str, float] | None = None,
         flags: Mapping[str, Iterable[str]] | None = None,
+        digest: str = "",
     ) -> FrameRecord:
         """From ``{layer: (path, sha256)}``; paths are made relative to ``folder``."""
         base = Path(folder)
@@ -85,6 +90,7 @@ class FrameRecord:
             files=rel,
             scores={k: float(v) for k, v in (scores or {}).items()},
             flags={k: list(v) for k, v in (flags or {}).items()},
+            digest=digest,
         )
 
 
@@ -177,6 +183,7 @@ class Manifest:
                     },
                     scores={k: float(v) for k, v in f.get("scores", {}).items()},
                     flags={k: [str(x) for x in v] for k, v in f.get("flags", {}).items()},
+                    digest=str(f.get("digest", "")),
                 )
                 for f in data["frames"]
             ]

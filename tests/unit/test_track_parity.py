@@ -4,6 +4,13 @@ A seeded tiny ``Sam2VideoModel`` (real classes, shrunken config) runs through
 our engine (bounded session, prompt conversion, upsampling) and through the
 plain, unbounded ``transformers`` loop in ``segmatte.models.track.reference``;
 the mattes must agree to float tolerance for every prompt kind and direction.
+``both`` is two legs from the first keyframe, each from a fresh session (see
+``segmatte.models.track.segments``), so its yardstick is two plain loops.
+
+Several keyframes: a keyframe starts a segment (memory of the frames before
+it dropped, a correction decoded with the keyframes' memory), so the
+yardstick there is the engine itself: a run that starts at a later keyframe
+(re-tracking from it) must give exactly the frames a run from the start gives.
 """
 
 from __future__ import annotations
@@ -49,14 +56,38 @@ def images():
     return out
 
 
-def run_engine(parts, images, objects, order, *, fetch=True, **options):
+def run_engine(parts, images, objects, order=None, *, direction="forward", todo=None,
+               **options):
+    """The engine as the pipeline drives it: planned passes, prime frames then frames.
+
+    ``order`` instead feeds those frames as they come (no plan) in ``direction``.
+    """
     clip = ClipInfo(W, H, 24.0, FIRST, LAST)
     engine = TrackEngine(options, parts=parts)
-    engine.open(clip, objects, fetch=(lambda n: Frame(n, images[n])) if fetch else None)
-    mattes = list(engine.stream(Frame(n, images[n]) for n in order))
+    if order is None:
+        todo = set(range(FIRST, LAST + 1)) if todo is None else set(todo)
+        passes = TrackEngine.plan_passes(direction, FIRST, LAST, objects, todo)
+        reads = [n for p in passes for n in (*p.prime, *p.frames)]
+        expected = [n for p in passes for n in p.frames]
+        engine.schedule(direction, passes)
+    else:
+        reads = expected = list(order)
+        engine.schedule(direction, None)
+    engine.open(clip, objects)
+    mattes = list(engine.stream(Frame(n, images[n]) for n in reads))
     engine.close()
-    assert [m.number for m in mattes] == list(order)
+    assert [m.number for m in mattes] == expected
     return {m.number: m for m in mattes}
+
+
+def reference_legs(parts, images, direction, prompts, key):
+    """transformers' plain loop per leg: ``both`` is back from the keyframe, then on from it."""
+    if direction != "both":
+        return reference_run(*parts, images, plan_order(direction, FIRST, LAST, [key]), prompts,
+                             FIRST)
+    back = reference_run(*parts, images, list(range(key, FIRST - 1, -1)), prompts, FIRST)
+    on = reference_run(*parts, images, list(range(key, LAST + 1)), prompts, FIRST)
+    return {**on, **back}
 
 
 def assert_parity(ours, ref, ids):
@@ -85,11 +116,10 @@ def test_points_all_directions(parts, images, direction):
     kf = 104
     objects = [ObjectPrompts(id="blob", keyframes=(
         Keyframe(frame=kf, points=pts((32, 24)) + pts((70, 40), label=0)),))]
-    order = plan_order(direction, FIRST, LAST, [kf])
-    ours = run_engine(parts, images, objects, order)
-    ref = reference_run(*parts, images, order,
-                        [(kf, 1, dict(input_points=[[[[32.0, 24.0], [70.0, 40.0]]]],
-                                      input_labels=[[[1, 0]]]))], FIRST)
+    ours = run_engine(parts, images, objects, direction=direction)
+    ref = reference_legs(parts, images, direction,
+                         [(kf, 1, dict(input_points=[[[[32.0, 24.0], [70.0, 40.0]]]],
+                                       input_labels=[[[1, 0]]]))], kf)
     assert_parity(ours, ref, {"blob": 1})
     if direction == "forward":
         assert not ours[FIRST].layers["blob"].any()  # before the keyframe: nothing to track
@@ -103,38 +133,56 @@ def test_edgetam_points(images, direction):
     kf = 104
     objects = [ObjectPrompts(id="e", keyframes=(Keyframe(frame=kf, points=pts((32, 24))),)),
                ObjectPrompts(id="f", keyframes=(Keyframe(frame=kf, boxes=(Box(x0=40, y0=5, x1=70, y1=40),)),))]
-    order = plan_order(direction, FIRST, LAST, [kf])
-    ours = run_engine(parts, images, objects, order)
-    ref = reference_run(*parts, images, order,
-                        [(kf, 1, dict(input_points=[[[[32.0, 24.0]]]], input_labels=[[[1]]])),
-                         (kf, 2, dict(input_boxes=[[[40.0, 5.0, 70.0, 40.0]]]))], FIRST)
+    ours = run_engine(parts, images, objects, direction=direction)
+    ref = reference_legs(parts, images, direction,
+                         [(kf, 1, dict(input_points=[[[[32.0, 24.0]]]], input_labels=[[[1]]])),
+                          (kf, 2, dict(input_boxes=[[[40.0, 5.0, 70.0, 40.0]]]))], kf)
     assert_parity(ours, ref, {"e": 1, "f": 2})
 
 
-def test_sam3_tracker_several_keyframes(images):
-    """SAM 3 tracker, with fewer conditioning frames attended than there are keyframes."""
+def _assert_same(a, b, frames):
+    for n in frames:
+        assert set(a[n].layers) == set(b[n].layers)
+        for layer in a[n].layers:
+            np.testing.assert_array_equal(a[n].layers[layer], b[n].layers[layer],
+                                          err_msg=f"frame {n} {layer}")
+            assert a[n].scores[layer] == b[n].scores[layer]
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward", "both"])
+def test_sam3_tracker_several_keyframes_retrack_equals_full_run(images, direction):
+    """SAM 3 tracker, fewer conditioning frames attended than keyframes: a run from any
+    later segment gives exactly what the run from the start gave, and the first segment
+    is transformers' own loop."""
     cfg = tiny_sam3_tracker_config(max_cond_frame_num=1)
     parts = (tiny_model(cfg, seed=4), tiny_processor(112, "sam3_tracker_video"))
     objects = [ObjectPrompts(id="s", keyframes=(Keyframe(frame=102, points=pts((32, 24))),
                                                 Keyframe(frame=105, points=pts((45, 24))))),
                ObjectPrompts(id="t", keyframes=(Keyframe(frame=104, points=pts((70, 10))),))]
-    order = plan_order("both", FIRST, LAST, [102, 104, 105])
-    ours = run_engine(parts, images, objects, order)
-    ref = reference_run(*parts, images, order, [
-        (102, 1, dict(input_points=[[[[32.0, 24.0]]]], input_labels=[[[1]]])),
-        (104, 2, dict(input_points=[[[[70.0, 10.0]]]], input_labels=[[[1]]])),
-        (105, 1, dict(input_points=[[[[45.0, 24.0]]]], input_labels=[[[1]]])),
-    ], FIRST)
-    assert_parity(ours, ref, {"s": 1, "t": 2})
+    full = run_engine(parts, images, objects, direction=direction)
+    keys = [102, 104, 105] if direction != "backward" else [105, 104, 102]
+    tail = {"forward": range(105, LAST + 1), "backward": range(FIRST, 103),
+            "both": range(104, LAST + 1)}[direction]
+    again = run_engine(parts, images, objects, direction=direction, todo=set(tail))
+    _assert_same(full, again, tail)
+    # and the frames of a correction differ from the frames without it: it did something
+    without = [ObjectPrompts(id="s", keyframes=objects[0].keyframes[:1] if direction != "backward"
+                             else objects[0].keyframes[1:]), objects[1]]
+    plain = run_engine(parts, images, without, direction=direction)
+    first_segment = {"forward": range(102, 104), "backward": range(105, LAST + 1),
+                     "both": range(FIRST, 103)}[direction]
+    _assert_same(full, plain, first_segment)
+    later = {"forward": 106, "backward": 101, "both": 106}[direction]
+    assert not np.array_equal(full[later].layers["s"], plain[later].layers["s"])
+    del keys
 
 
 def test_box_backward(parts, images):
     kf = 107
     objects = [ObjectPrompts(id="b", keyframes=(Keyframe(frame=kf, boxes=(Box(x0=30, y0=12, x1=55, y1=38),)),))]
-    order = plan_order("backward", FIRST, LAST, [kf])
-    ours = run_engine(parts, images, objects, order)
-    ref = reference_run(*parts, images, order,
-                        [(kf, 1, dict(input_boxes=[[[30.0, 12.0, 55.0, 38.0]]]))], FIRST)
+    ours = run_engine(parts, images, objects, direction="backward")
+    ref = reference_legs(parts, images, "backward",
+                         [(kf, 1, dict(input_boxes=[[[30.0, 12.0, 55.0, 38.0]]]))], kf)
     assert_parity(ours, ref, {"b": 1})
 
 
@@ -145,9 +193,8 @@ def test_mask_both(parts, images, tmp_path):
     path = tmp_path / "m.png"
     Image.fromarray(mask).save(path)
     objects = [ObjectPrompts(id="m", keyframes=(Keyframe(frame=kf, mask=str(path)),))]
-    order = plan_order("both", FIRST, LAST, [kf])
-    ours = run_engine(parts, images, objects, order)
-    ref = reference_run(*parts, images, order, [(kf, 1, dict(input_masks=mask >= 128))], FIRST)
+    ours = run_engine(parts, images, objects, direction="both")
+    ref = reference_legs(parts, images, "both", [(kf, 1, dict(input_masks=mask >= 128))], kf)
     assert_parity(ours, ref, {"m": 1})
 
 
@@ -158,25 +205,25 @@ def test_several_objects_several_keyframes_both(parts, images):
         ObjectPrompts(id="box", keyframes=(
             Keyframe(frame=104, boxes=(Box(x0=50, y0=5, x1=78, y1=30),), points=pts((60, 20))),)),
     ]
-    order = plan_order("both", FIRST, LAST, [102, 104, 106])
-    ours = run_engine(parts, images, objects, order)
-    ref = reference_run(*parts, images, order, [
-        (102, 1, dict(input_points=[[[[25.0, 24.0]]]], input_labels=[[[1]]])),
-        (104, 2, dict(input_points=[[[[60.0, 20.0]]]], input_labels=[[[1]]],
-                      input_boxes=[[[50.0, 5.0, 78.0, 30.0]]])),
-        (106, 1, dict(input_points=[[[[40.0, 22.0]]]], input_labels=[[[1]]])),
-    ], FIRST)
-    assert_parity(ours, ref, {"left": 1, "box": 2})
+    ours = run_engine(parts, images, objects, direction="both")
+    # the backward leg (102 down to the start) is transformers' loop with the first keyframe
+    ref = reference_legs(parts, images, "both",
+                         [(102, 1, dict(input_points=[[[[25.0, 24.0]]]], input_labels=[[[1]]]))], 102)
+    assert_parity({n: ours[n] for n in range(FIRST, 103)}, ref, {"left": 1})
+    assert not ours[FIRST].layers["box"].any()  # "box" starts at 104, forward only
+    assert ours[105].layers["box"].any()
+    for todo in (range(104, LAST + 1), range(106, 108), [109]):
+        _assert_same(ours, run_engine(parts, images, objects, direction="both", todo=set(todo)),
+                     todo)
     assert set(ours[FIRST].layers) == {"left", "box"}
 
 
-@pytest.mark.parametrize("direction", ["forward", "both"])
-def test_streaming_without_fetch_matches_plain_streaming_loop(parts, images, direction):
-    kf = 103
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_frames_as_they_come_match_plain_streaming_loop(parts, images, direction):
+    kf = 103 if direction == "forward" else 106
     objects = [ObjectPrompts(id="o", keyframes=(Keyframe(frame=kf, points=pts((30, 24))),))]
-    order = TrackEngine.frame_order(direction, FIRST, LAST, objects)
-    assert order == plan_order(direction, FIRST, LAST, [kf])
-    ours = run_engine(parts, images, objects, order, fetch=False)
+    order = plan_order(direction, FIRST, LAST, [kf])
+    ours = run_engine(parts, images, objects, order, direction=direction)
     ref = reference_run(*parts, images, order,
                         [(kf, 1, dict(input_points=[[[[30.0, 24.0]]]], input_labels=[[[1]]]))],
                         FIRST, prime=False)
@@ -212,8 +259,8 @@ def test_bicubic_upsample_close_to_bilinear_and_smooth(parts, images):
     kf = 104
     objects = [ObjectPrompts(id="o", keyframes=(Keyframe(frame=kf, points=pts((32, 24))),))]
     order = [104, 105, 106]
-    a = run_engine(parts, images, objects, order, upsample="bicubic")
-    b = run_engine(parts, images, objects, order, upsample="bilinear")
+    a = run_engine(parts, images, objects, todo=order, upsample="bicubic")
+    b = run_engine(parts, images, objects, todo=order, upsample="bilinear")
     for n in order:
         pa, pb = a[n].layers["o"], b[n].layers["o"]
         assert np.mean((pa >= 0.5) == (pb >= 0.5)) > 0.9  # random weights: busy masks
@@ -224,7 +271,7 @@ def test_bicubic_upsample_close_to_bilinear_and_smooth(parts, images):
 
 def test_threshold_gives_binary(parts, images):
     objects = [ObjectPrompts(id="o", keyframes=(Keyframe(frame=104, points=pts((32, 24))),))]
-    m = run_engine(parts, images, objects, [104, 105], mask_threshold=0.5)
+    m = run_engine(parts, images, objects, todo=[104, 105], mask_threshold=0.5)
     assert set(np.unique(m[105].layers["o"])) <= {0.0, 1.0}
 
 
