@@ -27,8 +27,6 @@ all sessions (same name, dtype and device → same weights).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import re
@@ -37,7 +35,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +45,7 @@ from pydantic import ValidationError
 
 from segmatte.client import __version__
 from segmatte.client import protocol as P
-from segmatte.client.events import Accepted, Cancelled, Done, Event, Failed, FrameWritten, Progress
+from segmatte.client.events import Cancelled, Done, Event, Failed
 from segmatte.client.protocol import Code, ProtocolError, Request
 from segmatte.models import device as device_config
 
@@ -162,24 +160,18 @@ class FrameSource:
 
 @dataclass
 class Propagation:
-    """A ``session.propagate`` checked at the door, waiting for its job id."""
+    """A ``session.propagate`` checked at the door: the job it runs, waiting for its id."""
 
     session: Session
-    output: Any
-    """The validated ``OutputSpec``."""
-    direction: str | None
-    start: int | None
-    first: int
-    last: int
-    subscribe: bool
+    spec: Any
+    """The validated ``JobSpec``: the session's prompts as keyframes, the output, finishing."""
+    plan: Any = None
+    """The pipeline's ``JobPlan`` (made off the ROUTER thread by ``check_job``)."""
+    subscribe: bool = True
 
     def spec_dict(self) -> dict[str, Any]:
         """What the job table and the journal record (``jobs`` lists it like a job)."""
-        s = self.session
-        return {"session": s.id, "source": s.source, "engine": "track", "model": s.model,
-                "range": {"first": self.first, "last": self.last},
-                "direction": self.direction, "start": self.start,
-                "output": self.output.model_dump(mode="json")}
+        return {"session": self.session.id, **self.spec.model_dump(mode="json")}
 
 
 @dataclass
@@ -210,39 +202,18 @@ class Session:
     media: Any = None
     frames: FrameSource | None = None
     track: Any = None
-    digest: str = ""
+    device: str = "cpu"
     last_prompt: int | None = None
-    pending: dict[int, Any] = field(default_factory=dict)
-    """Prompted frames whose matte (the preview) no propagation has written yet."""
-    tracked: dict[int, bool] = field(default_factory=dict)
-    """Frame → tracked in reverse; a correction there re-propagates that way only."""
+    direction: str | None = None
+    """The direction of the last propagation: a correction re-tracks that way by default."""
     keyframes: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
-    """Object → frame → prompts so far (recorded in the manifest's spec)."""
-    records: dict[tuple[str, str], dict[int, Any]] = field(default_factory=dict)
-    """(folder, name) → frame → FrameRecord, so each manifest lists every frame written."""
+    """Object → frame → prompts so far: the keyframes of every propagation's job."""
 
     def submit(self, mailbox: Mailbox, fn: Callable[[], Any],
                then: Callable[[Future[Any]], None]) -> None:
         """Run ``fn`` on this session's thread; ``then(future)`` runs on the ROUTER thread."""
         future = self.executor.submit(fn)
         future.add_done_callback(lambda f: mailbox.post(then, f))
-
-    # --- worker thread ----------------------------------------------------------
-    def plan(self, output: Any, objects: tuple[Any, ...] = (), direction: str = "forward") -> Any:
-        """The pipeline's JobPlan for writing into ``output``: same paths, same writer."""
-        from segmatte.models.track.engine_track import TrackEngine
-
-        from .pipeline import JobPlan
-        from .spec import FrameRange, JobSpec
-
-        spec = JobSpec(source=self.source, range=FrameRange(first=self.first, last=self.last),
-                       engine="track", model=self.model,
-                       options=self.options.model_dump(mode="json"), objects=objects,
-                       direction=direction, output=output)
-        layers = tuple(o.id for o in objects) or tuple(self.objects) or ("matte",)
-        return JobPlan(spec=spec, media=self.media, engine_cls=TrackEngine, options=self.options,
-                       first=self.first, last=self.last, layers=layers, digest=self.digest,
-                       folder=Path(output.folder).expanduser().absolute())
 
     def prompt_objects(self) -> tuple[Any, ...]:
         from segmatte.models.prompts import Keyframe, ObjectPrompts
@@ -377,8 +348,7 @@ class SessionManager:
         clip = ClipInfo(width=s.width, height=s.height, fps=s.fps, first=first, last=last)
         s.track = TrackSession(model, processor, clip, s.frames.fetch, options=s.options,
                                device=device)
-        key = json.dumps([s.id, s.model, s.options.model_dump(mode="json")], sort_keys=True)
-        s.digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        s.device = device
         s.folder.mkdir(parents=True, exist_ok=True)
         return {"session": s.id, "width": s.width, "height": s.height, "first": first,
                 "last": last, "fps": s.fps, "model": s.model, "device": device}
@@ -468,7 +438,6 @@ class SessionManager:
         except EngineError as exc:
             raise _error(req, Code.BAD_FIELD, str(exc),
                          "mask" if req["mask"] else "points") from None
-        s.pending[frame] = matte
         s.last_prompt = frame
         kf = s.keyframes.setdefault(obj, {}).get(frame)
         if kf is None or req["replace"] or req["mask"] or box is not None:
@@ -491,9 +460,18 @@ class SessionManager:
     # --- session.propagate ----------------------------------------------------
     def propagate(self, req: Request, owner: bytes, reply: Reply,
                   ready: Callable[[Propagation], None]) -> None:
-        """Check at the door (the output folder off this thread); ``ready`` makes the job."""
-        from .pipeline import check_output
-        from .spec import FrameRange, OutputSpec, SpecError, _first_error
+        """Check at the door; the job's own door (``check_job``) runs off this thread.
+
+        A propagation is a job of the session's prompts: every prompted frame is a
+        keyframe, and the pipeline re-tracks only the frames whose keyframes changed
+        (a correction on frame F re-tracks from F on, in the job's direction).
+        ``range`` re-tracks just those frames; ``start`` re-tracks from it on in
+        the direction.
+        """
+        from segmatte.models.finish.options import FinishOptions
+
+        from .pipeline import check_job
+        from .spec import FrameRange, JobSpec, OutputSpec, SpecError, _first_error
 
         s = self._find(req, owner)
         if s.job is not None:
@@ -515,7 +493,13 @@ class SessionManager:
             raise _error(req, Code.BAD_PATH, f"{output.folder!r} is outside the folders this "
                          f"server may use ({roots}); start it with --allow-root to add one",
                          "output.folder")
-        first, last = s.first, s.last
+        try:
+            finish = FinishOptions.model_validate(req["finish"] or {})
+        except ValidationError as exc:
+            msg = _first_error(exc, "finish")
+            raise _error(req, Code.BAD_SPEC, msg, msg.split(":", 1)[0]) from None
+        direction = req["direction"] or s.direction or "both"
+        retrack = None
         if req["range"] is not None:
             try:
                 r = FrameRange.model_validate(req["range"])
@@ -524,32 +508,50 @@ class SessionManager:
             if r.first < s.first or r.last > s.last:
                 raise _error(req, Code.BAD_FIELD, f"range {r.first}-{r.last} is outside the "
                              f"session's frames {s.first}-{s.last}", "range")
-            first, last = r.first, r.last
+            retrack = r
         start = req["start"]
-        if start is not None and not s.first <= start <= s.last:
-            raise _error(req, Code.BAD_FIELD, f"start {start} is outside the session's frames "
-                         f"{s.first}-{s.last}", "start")
-        prop = Propagation(s, output, req["direction"], start, first, last, req["subscribe"])
+        if start is not None:
+            if not s.first <= start <= s.last:
+                raise _error(req, Code.BAD_FIELD, f"start {start} is outside the session's "
+                             f"frames {s.first}-{s.last}", "start")
+            if direction == "forward":
+                retrack = FrameRange(first=start, last=s.last)
+            elif direction == "backward":
+                retrack = FrameRange(first=s.first, last=start)
+        try:
+            spec = JobSpec(source=s.source, range=FrameRange(first=s.first, last=s.last),
+                           engine="track", model=s.model,
+                           options=s.options.model_dump(mode="json"),
+                           objects=s.prompt_objects(), direction=direction, finish=finish,
+                           output=output, retrack=retrack)
+        except ValidationError as exc:
+            raise _error(req, Code.BAD_SPEC, _first_error(exc), None) from None
+        prop = Propagation(s, spec, subscribe=req["subscribe"])
         s.job = "(checking)"  # no second propagation or prompt slips in during the check
-        plan = s.plan(output)
+
+        def work() -> Any:
+            prop.plan = check_job(spec)
 
         def then(f: Future[Any]) -> None:
             s.job = None
             exc = f.exception()
             if exc is None and s.id in self.sessions:
+                s.direction = direction
                 ready(prop)
             elif exc is None:
                 reply(P.error_reply(req.id, Code.NOT_FOUND, f"session {s.id} was closed", "session"))
             elif isinstance(exc, SpecError):
-                reply(P.error_reply(req.id, Code.BAD_SPEC, str(exc), "output.folder"))
+                msg = str(exc)
+                reply(P.error_reply(req.id, Code.BAD_SPEC, msg,
+                                    "output.folder" if "output folder" in msg else None))
             else:
-                reply(P.error_reply(req.id, Code.INTERNAL, f"cannot check the output: {exc}"))
+                reply(P.error_reply(req.id, Code.BAD_SPEC, f"cannot propagate: {exc}"))
 
-        self.offload(lambda: check_output(plan), then)
+        self.offload(work, then)
 
     def start(self, prop: Propagation, job_id: str, cancel: threading.Event,
               emit: Callable[[Event], None], started: Callable[[], None]) -> None:
-        """Run a propagation (its job made) on the session's thread."""
+        """Run a propagation's job (its id made) on the session's thread, warm model and all."""
         s = prop.session
         s.job, s.job_cancel = job_id, cancel
 
@@ -565,94 +567,21 @@ class SessionManager:
                 self.mailbox.post(free)
             emit(event)
 
+        def engine(plan: Any, device: str) -> Any:
+            from segmatte.models.track.engine_track import TrackEngine
+
+            tracker = s.track.tracker  # the session's warm model, not a second copy
+            return TrackEngine(plan.options, model=s.model, device=s.device,
+                               parts=(tracker.model, tracker.processor))
+
         def work() -> None:
+            from .pipeline import run_job
+
             started()
-            try:
-                self._propagate_work(prop, job_id, cancel, emit_end)
-            except Exception as exc:  # the job must end with an event, whatever happened
-                log.exception("session %s: propagation %s failed", s.id, job_id)
-                emit_end(Failed(job=job_id, reason=f"{type(exc).__name__}: {exc}",
-                                frame=getattr(exc, "frame", None)))
+            run_job(prop.spec, job_id=job_id, emit=emit_end, cancel=cancel, device=s.device,
+                    plan=prop.plan, engine_factory=engine)
 
         s.submit(self.mailbox, work, lambda _f: free())
-
-    def _propagate_work(self, prop: Propagation, job_id: str, cancel: threading.Event,
-                        emit: Callable[[Event], None]) -> None:
-        from segmatte.models.prompts import prompt_digest
-
-        from .output.manifest import Manifest, write_manifest
-        from .pipeline import write_frame
-
-        s = prop.session
-        if cancel.is_set():
-            emit(Cancelled(job=job_id, written=0))
-            return
-        start = prop.start if prop.start is not None else s.last_prompt
-        assert start is not None
-        direction = prop.direction or (
-            ("backward" if s.tracked[start] else "forward") if start in s.tracked else "both")
-        runs: list[tuple[str, range]] = []
-        if direction in ("backward", "both"):
-            runs.append(("backward", range(start - 1, prop.first - 1, -1)))
-        if direction in ("forward", "both"):
-            runs.append(("forward", range(start + 1, prop.last + 1)))
-        tracked = {n for _, frames in runs for n in frames if prop.first <= n <= prop.last}
-        previews = sorted(n for n in s.pending if prop.first <= n <= prop.last and n not in tracked)
-        total = len(tracked) + len(previews)
-
-        objects = s.prompt_objects()
-        plan = s.plan(prop.output, objects, direction)
-        plan.folder.mkdir(parents=True, exist_ok=True)
-        metadata = {"engine": "track", "model": s.model, "source": s.source,
-                    "prompts": prompt_digest(objects), "job": s.digest, "session": s.id,
-                    "version": __version__}
-        records = s.records.setdefault((str(plan.folder), prop.output.name), {})
-        tally = _Tally(total)
-        emit(Accepted(job=job_id, total=total))
-
-        def write(matte: Any) -> None:
-            try:
-                record = write_frame(plan, matte, metadata)
-            except Exception as exc:
-                exc.frame = matte.number  # type: ignore[attr-defined]
-                raise
-            records[matte.number] = record
-            s.pending.pop(matte.number, None)
-            emit(FrameWritten(job=job_id, frame=matte.number, paths=tuple(
-                str(plan.folder / f.path) for f in record.files.values())))
-            tally.tick(emit, job_id)
-
-        def mattes() -> Iterator[Any]:
-            for n in previews:
-                yield s.pending[n]
-            for way, frames in runs:
-                if not len(frames):
-                    continue
-                end = frames[-1]
-                for matte in s.track.propagate(way, start=start, end=end):
-                    s.tracked[matte.number] = way == "backward"
-                    yield matte
-                    if cancel.is_set():
-                        return
-
-        stream = mattes()
-        try:
-            for matte in stream:
-                if prop.first <= matte.number <= prop.last:
-                    write(matte)
-                if cancel.is_set():
-                    break
-        finally:
-            stream.close()
-        if cancel.is_set():
-            emit(Cancelled(job=job_id, written=tally.done))
-            return
-        tally.tick(emit, job_id, force=True, count=False)
-        manifest = Manifest.make(spec=plan.spec, job_id=job_id, digest=s.digest, first=s.first,
-                                 last=s.last, layers=plan.layers,
-                                 frames=[records[n] for n in sorted(records)])
-        path = write_manifest(plan.manifest, manifest)
-        emit(Done(job=job_id, manifest=str(path), written=tally.done, skipped=0))
 
     # --- session.close and the end of sessions --------------------------------
     def close(self, req: Request, owner: bytes, reply: Reply) -> None:
@@ -709,27 +638,3 @@ class SessionManager:
     def alive(self) -> bool:
         """Whether a session is still opening or closing (its thread still busy)."""
         return self.opening > 0 or any(not s.closed.is_set() for s in self._closing)
-
-
-@dataclass
-class _Tally:
-    """Frames written and the rate, for throttled progress events."""
-
-    total: int
-    done: int = 0
-    started: float = field(default_factory=time.monotonic)
-    last_emit: float = 0.0
-
-    def tick(self, emit: Callable[[Event], None], job_id: str, *, force: bool = False,
-             count: bool = True) -> None:
-        if count:
-            self.done += 1
-        now = time.monotonic()
-        if not (force or self.done == self.total or now - self.last_emit >= PROGRESS_INTERVAL_S):
-            return
-        self.last_emit = now
-        span = now - self.started
-        fps = self.done / span if span > 0 else 0.0
-        eta = (self.total - self.done) / fps if fps > 0 else None
-        emit(Progress(job=job_id, done=self.done, total=self.total, fps=round(fps, 2),
-                      eta_s=None if eta is None else round(eta, 1)))

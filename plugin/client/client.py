@@ -258,11 +258,13 @@ class Client:
     def session_propagate(self, session: str, output: dict[str, Any],
                           range: dict[str, int] | None = None, direction: str | None = None,
                           start: int | None = None, subscribe: bool = True,
-                          timeout: float = 60.0) -> str:
+                          finish: dict[str, Any] | None = None, timeout: float = 60.0) -> str:
         """Propagate as a job writing into ``output``; return the job id (events follow
-        in :attr:`events` like a submitted job's when ``subscribe``)."""
+        in :attr:`events` like a submitted job's when ``subscribe``). ``finish`` is a
+        job spec's finishing (choke, feather, chatter …)."""
         reply = self.request("session.propagate", timeout, session=session, output=output,
-                             range=range, direction=direction, start=start, subscribe=subscribe)
+                             range=range, direction=direction, start=start, subscribe=subscribe,
+                             finish=finish)
         return reply["job"]
 
     def session_close(self, session: str, timeout: float = 30.0) -> dict[str, Any]:

@@ -154,6 +154,8 @@ REQUESTS: dict[str, tuple[Field, ...]] = {
               choices=("forward", "backward", "both")),
         Field("start", "int", required=False, default=None, min=0),
         Field("subscribe", "bool", required=False, default=True),
+        # finishing as in a job spec's ``finish`` (choke, feather, reduce chatter …)
+        Field("finish", "object", required=False, default=None),
     ),
     "session.close": (_SESSION,),
     "shutdown": (),

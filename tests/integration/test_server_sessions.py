@@ -81,7 +81,7 @@ def stats(folder: Path) -> dict[int, tuple[int, int, bytes]]:
 
 
 def written(events: list[Event]) -> list[int]:
-    return [e.frame for e in events if isinstance(e, FrameWritten)]
+    return [e.frame for e in events if isinstance(e, FrameWritten) and not e.skipped]
 
 
 def test_open_prompt_propagate_correct_close(client: Client, server: ServerProcess,
