@@ -64,7 +64,7 @@ from .output.manifest import (
     write_manifest,
 )
 from .output.writer_pool import WriteError, WriterPool
-from .prompts_door import check_prompts
+from .prompts_door import check_kinds, check_prompts
 from .spec import JobSpec, SpecError, _first_error
 
 log = logging.getLogger(__name__)
@@ -220,6 +220,7 @@ def check_job(spec: JobSpec) -> JobPlan:
         raise SpecError(_first_error(exc, "options")) from None
     if engine_cls.needs_objects and not spec.objects:
         raise SpecError(f"the {spec.engine} engine needs at least one object with prompts")
+    check_kinds(spec.objects, engine=spec.engine, takes=engine_cls.prompt_kinds)
     engine_cls.check_ready(options, spec.model)
     if spec.finish.refine == "vitmatte":
         from segmatte.models.weights import cache

@@ -44,9 +44,20 @@ def check_shapes(where: str, points: Sequence[Point], boxes: Sequence[Box], widt
         check_inside(f"{where}: box corner", b.x1, b.y1, width, height)
 
 
+def check_kinds(objects: Sequence[ObjectPrompts], *, engine: str, takes: frozenset[str]) -> None:
+    """The engine takes each kind of prompt given (cheap: before the model or media is looked at)."""
+    for obj in objects:
+        for kf in obj.keyframes:
+            refused = [k for k in keyframe_kinds(kf) if k not in takes]
+            if refused:
+                raise SpecError(f"object {obj.id}, frame {kf.frame}: the {engine} engine takes "
+                                f"{_takes(takes)}, not {KIND_WORDS[refused[0]]}")
+
+
 def check_prompts(objects: Sequence[ObjectPrompts], *, engine: str, takes: frozenset[str],
                   width: int, height: int, first: int, last: int) -> None:
     """Raise SpecError with one sentence for the first prompt that cannot run."""
+    check_kinds(objects, engine=engine, takes=takes)
     ids = [o.id for o in objects]
     dup = next((i for i in ids if ids.count(i) > 1), None)
     if dup is not None:
