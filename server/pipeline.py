@@ -126,10 +126,14 @@ class JobPlan:
         return manifest_path(self.folder, self.spec.output.name)
 
 
-def _layer_names(spec: JobSpec, options: EngineOptions) -> tuple[str, ...]:
+def _layer_names(spec: JobSpec, options: EngineOptions,
+                 engine_cls: type[Engine] | None = None) -> tuple[str, ...]:
     """The layers the job writes, known before any frame: one sequence each."""
     if spec.finish.combine:
         return ("matte",)
+    from_objects = getattr(engine_cls, "plan_layers", None)  # e.g. the text engine's instances
+    if from_objects is not None:
+        return tuple(from_objects(spec.objects, options))
     planned = getattr(options, "layer_names", None)  # e.g. the semantic engine's classes
     if planned is not None:
         return tuple(planned(spec.model))
@@ -204,6 +208,10 @@ def check_job(spec: JobSpec) -> JobPlan:
         raise SpecError(_first_error(exc, "options")) from None
     if engine_cls.needs_objects and not spec.objects:
         raise SpecError(f"the {spec.engine} engine needs at least one object with prompts")
+    if not getattr(engine_cls, "takes_text", False) and any(
+            kf.text for o in spec.objects for kf in o.keyframes):
+        raise SpecError(f"the {spec.engine} engine takes points, boxes or masks, not text; "
+                        "text prompts need --engine text")
     engine_cls.check_ready(options, spec.model)
     if spec.finish.refine == "vitmatte":
         from segmatte.models.weights import cache
@@ -216,7 +224,8 @@ def check_job(spec: JobSpec) -> JobPlan:
                          f"{media.first}-{media.last} ({spec.source})")
     folder = Path(spec.output.folder).expanduser().absolute()
     plan = JobPlan(spec=spec, media=media, engine_cls=engine_cls, options=options, first=first,
-                   last=last, layers=_layer_names(spec, options), digest=spec.digest(), folder=folder)
+                   last=last, layers=_layer_names(spec, options, engine_cls), digest=spec.digest(),
+                   folder=folder)
     check_output(plan)
     return plan
 

@@ -34,7 +34,7 @@ def match(detections: Sequence[np.ndarray], tracked: dict[str, np.ndarray],
     matched: dict[int, str] = {}
     if iou.size:
         rows, cols = linear_sum_assignment(-iou)
-        for r, c in zip(rows.tolist(), cols.tolist()):
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             if iou[r, c] >= min_iou and iou[r, c] > 0:
                 matched[r] = names[c]
     new = [i for i in range(len(detections)) if i not in matched]

@@ -33,14 +33,18 @@ def tiny_tokenizer():
     return CLIPTokenizer(vocab=vocab, merges=[])
 
 
-def tiny_config(image_size: int = IMAGE_SIZE, num_queries: int = 16, **overrides: Any):
-    """A ``Sam3VideoConfig`` whose detector and tracker share one 2-layer ViT."""
+def tiny_config(image_size: int = IMAGE_SIZE, num_queries: int = 16,
+                tracker_overrides: dict[str, Any] | None = None, **overrides: Any):
+    """A ``Sam3VideoConfig`` whose detector and tracker share one 2-layer ViT.
+
+    ``tracker_overrides`` go to the tracker's config (e.g. ``num_maskmem`` for a
+    short memory window)."""
     from transformers import Sam3VideoConfig
 
     from ..track.tiny import tiny_sam3_tracker_config
 
     tokens = image_size // 14
-    tracker = tiny_sam3_tracker_config(image_size).to_dict()
+    tracker = tiny_sam3_tracker_config(image_size, **(tracker_overrides or {})).to_dict()
     vocab = len(tiny_tokenizer())
     detector = dict(
         model_type="sam3", vision_config=tracker["vision_config"],
@@ -104,9 +108,20 @@ def tiny_processor(image_size: int = IMAGE_SIZE):
     return Sam3VideoProcessor(image_processor=ip, video_processor=vp, tokenizer=tiny_tokenizer())
 
 
-def save_checkpoint(folder: str | Path, *, seed: int = 0, **model_kwargs: Any) -> Path:
+def save_checkpoint(folder: str | Path, *, seed: int = 0, config=None, **model_kwargs: Any) -> Path:
     """Write a tiny checkpoint laid out like ``facebook/sam3`` (config, weights, processor)."""
     folder = Path(folder)
-    tiny_video_model(seed=seed, **model_kwargs).save_pretrained(folder)
+    tiny_video_model(config, seed=seed, **model_kwargs).save_pretrained(folder)
     tiny_processor().save_pretrained(folder)
     return folder
+
+
+def save_to_hub(root: str | Path, repo: str = "facebook/sam3", *, seed: int = 0,
+                **model_kwargs: Any) -> Path:
+    """A tiny checkpoint where the Hugging Face cache under ``root`` keeps ``repo`` (main)."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    folder = Path(root) / ("models--" + repo.replace("/", "--"))
+    save_checkpoint(folder / "snapshots" / commit, seed=seed, **model_kwargs)
+    (folder / "refs").mkdir(parents=True, exist_ok=True)
+    (folder / "refs" / "main").write_text(commit)
+    return Path(root)
