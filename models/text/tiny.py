@@ -111,8 +111,9 @@ def tiny_processor(image_size: int = IMAGE_SIZE):
 def save_checkpoint(folder: str | Path, *, seed: int = 0, config=None, **model_kwargs: Any) -> Path:
     """Write a tiny checkpoint laid out like ``facebook/sam3`` (config, weights, processor)."""
     folder = Path(folder)
-    tiny_video_model(config, seed=seed, **model_kwargs).save_pretrained(folder)
-    tiny_processor().save_pretrained(folder)
+    model = tiny_video_model(config, seed=seed, **model_kwargs)
+    model.save_pretrained(folder)
+    tiny_processor(int(model.config.image_size)).save_pretrained(folder)
     return folder
 
 
