@@ -98,3 +98,14 @@ def test_the_sam3_licence_is_opt_in_and_printed_before_any_fetch(tmp_path):
     assert r.returncode != 0
     assert "SAM License" in r.stderr and "--accept-licence" in r.stderr
     assert not (tmp_path / "hub").exists()
+
+
+def test_the_server_refuses_text_on_the_track_engine_before_queueing(client, clips, tmp_path):
+    from segmatte.client.client import ClientError
+
+    spec = {"source": clips["short"], "engine": "track", "output": {"folder": str(tmp_path / "o")},
+            "objects": [{"id": "car", "keyframes": [{"frame": 0, "text": "red car"}]}]}
+    with pytest.raises(ClientError) as err:
+        client.submit(spec)
+    assert "not text" in str(err.value) and "--engine text" in str(err.value)
+    assert client.jobs() == [] and not (tmp_path / "o").exists()
