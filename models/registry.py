@@ -32,6 +32,7 @@ def _load_builtin() -> None:
     from .key import engine_key  # noqa: F401
     from .person import engine_person  # noqa: F401
     from .semantic import engine_semantic  # noqa: F401
+    from .text import engine_text  # noqa: F401
     from .track import engine_track  # noqa: F401
 
 

@@ -137,10 +137,14 @@ class JobPlan:
         return manifest_path(self.folder, self.spec.output.name)
 
 
-def _layer_names(spec: JobSpec, options: EngineOptions) -> tuple[str, ...]:
+def _layer_names(spec: JobSpec, options: EngineOptions,
+                 engine_cls: type[Engine] | None = None) -> tuple[str, ...]:
     """The layers the job writes, known before any frame: one sequence each."""
     if spec.finish.combine:
         return ("matte",)
+    from_objects = getattr(engine_cls, "plan_layers", None)  # e.g. the text engine's instances
+    if from_objects is not None:
+        return tuple(from_objects(spec.objects, options))
     planned = getattr(options, "layer_names", None)  # e.g. the semantic engine's classes
     if planned is not None:
         return tuple(planned(spec.model))
@@ -243,7 +247,8 @@ def check_job(spec: JobSpec) -> JobPlan:
     folder = Path(spec.output.folder).expanduser().absolute()
     settings = spec.settings_digest()
     plan = JobPlan(spec=spec, media=media, engine_cls=engine_cls, options=options, first=first,
-                   last=last, layers=_layer_names(spec, options), digest=spec.digest(),
+                   last=last, layers=_layer_names(spec, options, engine_cls),
+                   digest=spec.digest(),
                    folder=folder, settings=settings,
                    frame_digests=frame_digests(spec, engine_cls, first, last, settings))
     check_output(plan)

@@ -50,8 +50,9 @@ def check_kinds(objects: Sequence[ObjectPrompts], *, engine: str, takes: frozens
         for kf in obj.keyframes:
             refused = [k for k in keyframe_kinds(kf) if k not in takes]
             if refused:
+                hint = "; text prompts need --engine text" if refused[0] == "text" else ""
                 raise SpecError(f"object {obj.id}, frame {kf.frame}: the {engine} engine takes "
-                                f"{_takes(takes)}, not {KIND_WORDS[refused[0]]}")
+                                f"{_takes(takes)}, not {KIND_WORDS[refused[0]]}{hint}")
 
 
 def check_prompts(objects: Sequence[ObjectPrompts], *, engine: str, takes: frozenset[str],

@@ -5,10 +5,13 @@
     --point X,Y@FRAME[:OBJ][:neg]      a click; ``neg`` (or ``-``) excludes
     --box X0,Y0,X1,Y1@FRAME[:OBJ]      a box (top-left, bottom-right corners)
     --mask PATH@FRAME[:OBJ]            a mask image (white = object)
+    --text "TEXT"@FRAME[:OBJ]          every instance of TEXT (text engine): layers
+                                       OBJ_1, OBJ_2, ...; OBJ defaults to TEXT's last word
 
 Source pixels, top-left origin; FRAME is the source frame number; OBJ is the
 object (matte layer) id, ``object`` when left out. Several flags of any kind
-build the objects and their keyframes with :func:`build_objects`.
+build the objects and their keyframes with :func:`build_objects`; a point or
+box on ``car_2`` refines instance 2 of ``--text "red car"@F``.
 """
 
 from __future__ import annotations
@@ -81,13 +84,34 @@ def parse_mask(text: str) -> tuple[int, str, str]:
     return frame, (rest[0] if rest and rest[0] else DEFAULT_OBJECT), value
 
 
+def parse_text(text: str) -> tuple[int, str, str]:
+    example = 'TEXT@FRAME[:OBJ], e.g. "red car"@1001 or "red car"@1001:car'
+    value, frame, rest = _split(text, "text", example)
+    value = value.strip().strip("\"'").strip()
+    if not value or len(rest) > 1:
+        raise PromptSyntaxError(f"text {text!r}: expected {example}")
+    if rest and rest[0]:
+        return frame, rest[0], value
+    from ..text.concepts import label_for
+
+    return frame, label_for(value), value
+
+
 def build_objects(points: Iterable[str] = (), boxes: Iterable[str] = (),
-                  masks: Iterable[str] = ()) -> list[ObjectPrompts]:
+                  masks: Iterable[str] = (), texts: Iterable[str] = ()) -> list[ObjectPrompts]:
     """Group parsed flags into objects (in order of first mention) and keyframes."""
     table: dict[str, dict[int, dict]] = {}
 
     def slot(obj: str, frame: int) -> dict:
-        return table.setdefault(obj, {}).setdefault(frame, {"points": [], "boxes": [], "mask": None})
+        return table.setdefault(obj, {}).setdefault(
+            frame, {"points": [], "boxes": [], "mask": None, "text": None})
+
+    for t in texts:
+        frame, obj, value = parse_text(t)
+        s = slot(obj, frame)
+        if s["text"] is not None:
+            raise PromptSyntaxError(f"two texts for {obj} on frame {frame}")
+        s["text"] = value
 
     for t in points:
         frame, obj, p = parse_point(t)
@@ -102,5 +126,6 @@ def build_objects(points: Iterable[str] = (), boxes: Iterable[str] = (),
             raise PromptSyntaxError(f"two masks for {obj} on frame {frame}")
         s["mask"] = m
     return [ObjectPrompts(id=obj, keyframes=tuple(
-        Keyframe(frame=f, points=tuple(v["points"]), boxes=tuple(v["boxes"]), mask=v["mask"])
+        Keyframe(frame=f, points=tuple(v["points"]), boxes=tuple(v["boxes"]), mask=v["mask"],
+                 text=v["text"])
         for f, v in sorted(frames.items()))) for obj, frames in table.items()]

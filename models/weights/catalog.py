@@ -26,7 +26,7 @@ from ..engine import EngineError
 class ModelEntry:
     name: str
     engine: str
-    """The engine that uses it: track, person, semantic, finish."""
+    """The engine that uses it: track, text, person, semantic, finish."""
     family: str
     """The transformers model type (``sam2_video``, ``edgetam_video``, ...) or our own."""
     licence: str
@@ -67,6 +67,15 @@ CATALOG: tuple[ModelEntry, ...] = (
                repo="facebook/sam3", size_mb=3450, opt_in=True, gated=True,
                licence_url="https://huggingface.co/facebook/sam3",
                description="SAM 3 tracker (gated: accept the licence on the hub and here)"),
+    # the same checkpoint: Sam3Model (detector) and Sam3TrackerVideoModel both load from it;
+    # the tokenizer (CLIP BPE) comes with it for the text prompts
+    ModelEntry("sam3", "text", "sam3_video", "SAM License (Meta)", repo="facebook/sam3",
+               files=("*.json", "*.safetensors", "*.txt"),
+               required=("config.json", "model.safetensors", "tokenizer_config.json"),
+               size_mb=3450, opt_in=True, gated=True,
+               licence_url="https://huggingface.co/facebook/sam3",
+               description="SAM 3 (848 M): text prompts, every instance found and tracked "
+                           "(gated: accept the licence on the hub and here)"),
     # room for the other engines' weights (their engines load them)
     ModelEntry("rvm-mobilenetv3", "person", "rvm", "GPL-3.0",
                url="https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0/"

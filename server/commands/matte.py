@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a box in source pixels on a source frame; repeatable")
     g.add_argument("--mask", dest="masks", action="append", default=[], metavar="PATH@FRAME[:OBJ]",
                    help="a mask image (white = object) for a source frame; repeatable")
+    g.add_argument("--text", dest="texts", action="append", default=[], metavar='"TEXT"@FRAME[:OBJ]',
+                   help="text engine: every instance of TEXT on a source frame, one layer each "
+                        "(OBJ_1, OBJ_2, ...; OBJ defaults to TEXT's last word); repeatable")
     f = p.add_argument_group("finishing")
     f.add_argument("--refine", choices=("guided", "vitmatte"),
                    help="soft edges from the picture in a band around the matte's edge")
@@ -140,11 +143,11 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
             objects = json.loads(args.objects.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise SpecError(f"--objects {args.objects}: {exc}") from None
-    if args.points or args.boxes or args.masks:
+    if args.points or args.boxes or args.masks or args.texts:
         from segmatte.models.track.cli_syntax import build_objects
 
         objects.extend(o.model_dump(mode="json") for o in
-                       build_objects(args.points, args.boxes, args.masks))
+                       build_objects(args.points, args.boxes, args.masks, args.texts))
     finish = {k: getattr(args, k) for k in FINISH_FLAGS if getattr(args, k) is not None}
     if args.invert:
         finish["invert"] = True

@@ -16,8 +16,25 @@ PERMISSIVE = {"Apache-2.0", "MIT", "BSD-3-Clause"}
 def test_names_and_sources_are_unique():
     names = [e.name for e in catalog.CATALOG]
     assert len(names) == len(set(names))
-    sources = [e.repo or e.url for e in catalog.CATALOG]
-    assert all(sources) and len(sources) == len(set(sources))
+    # one checkpoint may serve two engines (facebook/sam3: the tracker and the text engine)
+    sources = [(e.engine, e.repo or e.url) for e in catalog.CATALOG]
+    assert all(s for _e, s in sources) and len(sources) == len(set(sources))
+
+
+def test_text_models_are_sam3_checkpoints_transformers_documents():
+    import transformers
+    import transformers.models.sam3 as sam3
+
+    from segmatte.models.text.loader import CLASSES
+
+    text = catalog.entries("text")
+    assert [e.name for e in text] == ["sam3"]
+    assert all(hasattr(transformers, name) for name in CLASSES)
+    docs = "".join(p.read_text() for p in Path(sam3.__file__).parent.glob("*.py"))
+    for e in text:
+        assert e.family == "sam3_video" and f'"{e.repo}"' in docs
+        assert e.opt_in and e.gated and "SAM" in e.licence
+        assert "*.json" in e.files and "config.json" in e.required
 
 
 def test_track_models_map_to_transformers_classes():
