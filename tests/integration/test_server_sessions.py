@@ -281,3 +281,44 @@ def test_shutdown_and_crash_end_sessions_and_their_jobs(tmp_path: Path, hub: Pat
         c.close()
     finally:
         srv.stop(10)
+
+
+def test_propagate_finishes_like_the_job_path(client: Client, green_screen_clip,
+                                              tmp_path: Path) -> None:
+    """A session's propagation is a job: choke and reduce chatter applied, and the files
+    hold exactly what a submitted job with the same prompts writes."""
+    from segmatte.client import jobspec as J
+
+    src = os.fspath(green_screen_clip)
+    sid = client.session_open(src, engine="track")["session"]
+    try:
+        client.session_prompt(sid, 5, "hero", points=[{"x": 80, "y": 60, "label": 1}])
+        client.session_prompt(sid, 5, "hero", points=[{"x": 20, "y": 20, "label": 0}])
+        client.session_prompt(sid, 14, "hero", points=[{"x": 90, "y": 64, "label": 1}])
+        finish = {"choke": 2.0, "chatter": 0.5}
+        out_s, out_j, out_raw = tmp_path / "session", tmp_path / "job", tmp_path / "raw"
+        job = client.session_propagate(sid, {"folder": str(out_s), "name": "hero"},
+                                       direction="both", finish=finish)
+        done = job_events(client, job)[-1]
+        assert isinstance(done, Done), done
+        spec = J.JobSpec(source=src, first=FIRST, last=LAST, engine="track", direction="both",
+                         output=J.Output(folder=str(out_j), name="hero"), finish=finish)
+        hero = spec.object("hero")
+        hero.add(5, [J.Point(80, 60), J.Point(20, 20, 0)])
+        hero.add(14, [J.Point(90, 64)])
+        assert isinstance(job_events(client, client.submit(spec.to_dict()))[-1], Done)
+        spec.output, spec.finish = J.Output(folder=str(out_raw), name="hero"), {}
+        assert isinstance(job_events(client, client.submit(spec.to_dict()))[-1], Done)
+    finally:
+        client.session_close(sid)
+    differs = 0
+    for n in range(FIRST, LAST + 1):
+        a, meta = read_matte(out_s / f"hero.{n:04d}.exr")
+        b, _ = read_matte(out_j / f"hero.{n:04d}.exr")
+        raw, _ = read_matte(out_raw / f"hero.{n:04d}.exr")
+        np.testing.assert_array_equal(a, b, err_msg=f"frame {n}")
+        differs += not np.array_equal(a, raw)
+    assert differs > LAST // 2  # finishing really ran on the session's frames
+    manifest = json.loads((out_s / "hero.manifest.json").read_text())
+    assert manifest["spec"]["finish"]["choke"] == 2.0
+    assert [f["number"] for f in manifest["frames"]] == list(range(FIRST, LAST + 1))
