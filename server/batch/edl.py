@@ -13,8 +13,10 @@ what editors' tools write every day, so this module stands around it:
   timecodes are turned into frame counts, read at a carrier rate, and the
   timeline is re-rated afterwards (:func:`_rerate`), value for value;
 * ``M2`` speed lines: the adapter drops the speed when record and source
-  durations happen to match (a reverse at -100 %) and ignores the entry
-  timecode; :func:`_apply_events` sets the time warp from the line itself;
+  durations happen to match (a reverse at -100 %), ignores the entry
+  timecode, and divides the speed by 29.97 where timecode counts 30 frames a
+  second; :func:`_apply_events` sets the time warp from the line itself
+  (speed / timecode frames per second, so ``060.0`` at 29.97 is exactly 2x);
 * ``* SOURCE FILE:`` (Resolve) is left in comments, ``* FROM CLIP:`` becomes
   a reference the adapter cannot resolve: both are kept in the clip's
   ``segmatte`` metadata for relinking (relink.py).
@@ -222,7 +224,9 @@ def _apply_events(timeline: Any, found: EdlScan, rate: EditRate) -> None:
             if event.freeze:
                 clip.effects[:] = [otio.schema.FreezeFrame()]
             elif event.speed is not None:
-                scalar = event.speed / rate.value
+                # M2 speeds count timecode frames per second: 030.0 is normal speed at
+                # 29.97 (the adapter divides by 29.97 and makes it 1.001x)
+                scalar = event.speed / rate.nominal
                 clip.effects[:] = [otio.schema.FreezeFrame() if scalar == 0
                                    else otio.schema.LinearTimeWarp(time_scalar=scalar)]
                 if event.entry:

@@ -25,7 +25,7 @@ COMMON = (24, 25, 30, 48, 50, 60)
 """Rates an EDL whose rate is unknown is tried at, smallest first that fits its timecodes."""
 DROP_FRAME_NOMINAL = (30, 60)
 """Drop-frame timecode exists for 29.97 and 59.94 only."""
-TIMECODE_RE = re.compile(r"^(\d{1,2})[:;.](\d{2})[:;.](\d{2})([:;.])(\d{2,3})$")
+TIMECODE_RE = re.compile(r"^(\d{1,2})[:;.](\d{2})[:;.](\d{2})([:;.])(\d{1,3})$")
 
 
 class RateError(ValueError):

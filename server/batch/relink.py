@@ -126,10 +126,10 @@ def find(names: list[tuple[str, str]], base: Path, index: MediaIndex) -> Found:
     for what, value in names:
         hits = index.lookup(value)
         if len(hits) == 1:
-            return Found(hits[0], note=f"relinked by {what} {value!r} to {hits[0]}")
+            return Found(hits[0], note=f"relinked by {what} '{value}' to {hits[0]}")
         if len(hits) > 1:
             shown = ", ".join(hits[:5]) + (f" and {len(hits) - 5} more" if len(hits) > 5 else "")
-            return Found(None, error=f"its {what} {value!r} matches several files in --media "
+            return Found(None, error=f"its {what} '{value}' matches several files in --media "
                                      f"({shown}); keep one or pass a narrower --media folder")
     return Found(None, error=_missing(names))
 
@@ -138,5 +138,5 @@ def _missing(names: list[tuple[str, str]]) -> str:
     if not names:
         return ("no media found for it (the edit names no file; pass --media FOLDER to look "
                 "it up by clip or reel name)")
-    tried = "; ".join(f"{what} {value!r}" for what, value in names)
+    tried = "; ".join(f"{what} '{value}'" for what, value in names)
     return f"no media found for it (tried {tried}; pass --media FOLDER that holds it)"
