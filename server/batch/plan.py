@@ -108,7 +108,7 @@ def record_for(shot: Shot, job: ShotJob | None, settings: BatchSettings,
         first=job.first if job else shot.first, last=job.last if job else shot.last,
         folder=str(settings.folder(shot).absolute()), engine=shot.engine or settings.engine,
         digest=job.spec.digest() if job else "", handles=shot.handles,
-        attempts=previous.attempts if previous else 0)
+        attempts=previous.attempts if previous else 0, notes=shot.notes)
 
 
 def empty_manifest(input_path: str, settings: BatchSettings) -> BatchManifest:

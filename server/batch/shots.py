@@ -118,6 +118,8 @@ class _Use:
     origin: str
     objects: tuple[tuple[float, str], ...] = ()
     """(record offset, prompt text) of the clip's ``segmatte:`` markers."""
+    unsupported: str = ""
+    """What of the clip is not read (the shot fails with it rather than matte wrong frames)."""
 
 
 def _uses(edit: Edit, base: Path, index: MediaIndex) -> list[_Use]:
@@ -147,7 +149,8 @@ def _uses(edit: Edit, base: Path, index: MediaIndex) -> list[_Use]:
                              use=clip_use(item),
                              available_start=avail.start_time if avail is not None else None,
                              image_start_frame=start_frame, placement=Placement(t, i),
-                             origin=f"{where} ({item.name or 'unnamed'})", objects=tuple(markers)))
+                             origin=f"{where} ({item.name or 'unnamed'})", objects=tuple(markers),
+                             unsupported=str(metadata(item, "segmatte").get("unsupported", ""))))
     return uses
 
 
@@ -218,6 +221,9 @@ def _clock(u: _Use, media: MediaInfo, edit: Edit) -> tuple[_Clock, Fraction, str
 
 
 def _resolve(u: _Use, handles: int, edit: Edit) -> dict[str, Any]:
+    if u.unsupported:
+        return {"source": u.found.path or "", "error": f"{u.origin}: {u.unsupported}, which is "
+                                                       "not read; make its speed constant"}
     if u.found.path is None:
         return {"source": "", "error": f"{u.origin}: {u.found.error}"}
     source = u.found.path

@@ -71,7 +71,38 @@ def read_timeline(path: Path, rate: EditRate | float | str | None = None,
         result = timelines[0]
     if not isinstance(result, otio.schema.Timeline):
         raise BatchInputError(f"{path.name} holds a {type(result).__name__}, not a timeline")
+    _fcp_time_remaps(result)
     return Edit(result, None)
+
+
+def _fcp_time_remaps(timeline: Any) -> None:
+    """FCP 7 XML ``timeremap`` filters (which OTIO's reader keeps as plain effects)
+    as ``LinearTimeWarp``: speed in percent, negative or ``reverse`` running backwards.
+    A variable-speed remap (a speed graph) is not read: the clip is marked so its
+    shot fails with that reason instead of getting the wrong frames."""
+    otio = otio_module()
+    for clip in timeline.find_clips():
+        for i, effect in enumerate(list(clip.effects)):
+            meta = metadata(effect, "fcp_xml")
+            if meta.get("effectid") != "timeremap":
+                continue
+            raw = meta.get("parameter") or []
+            params = {str(p.get("parameterid")): str(p.get("value", "")).strip()
+                      for p in ([raw] if hasattr(raw, "keys") else list(raw)) if hasattr(p, "get")}
+            if params.get("variablespeed", "0").upper() in ("1", "TRUE"):
+                ours = metadata(clip, "segmatte")
+                ours["unsupported"] = "its time remap has variable speed (a speed graph)"
+                clip.metadata["segmatte"] = ours
+                continue
+            try:
+                speed = float(params.get("speed", "100"))
+            except ValueError:
+                continue
+            backwards = speed < 0 or params.get("reverse", "").upper() == "TRUE"
+            scalar = abs(speed) / 100.0 * (-1.0 if backwards else 1.0)
+            warp = otio.schema.FreezeFrame() if scalar == 0 else otio.schema.LinearTimeWarp(
+                name="timeremap", time_scalar=scalar)
+            clip.effects[i] = warp
 
 
 def edl_rate(path: Path, rate: EditRate | float | str | None,

@@ -407,9 +407,57 @@ def test_failed_write_back_has_its_own_exit_code_and_keeps_the_results(media: di
     assert "matte timeline could not be written" in run.stderr and "Traceback" not in run.stderr
     kept = mf.load(out)
     assert kept is not None and kept.counts() == {"done": 1}
+    assert kept.shots["A"].notes == (f"relinked by clip name 'A.mp4' to {media['10'] / 'A.mp4'}",)
     assert sorted(p.name for p in (out / "A").glob("*.exr")) == ["A.0003.exr", "A.0004.exr"]
     ok = subprocess.run([*args, str(out / "cut.otio")], capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr                     # 10 fps: written back too
     tl = otio.adapters.read_from_file(str(out / "cut.otio"))
     matte = tl.video_tracks()[1].find_clips()[0]
     assert matte.media_reference.rate == 10.0 and matte.media_reference.start_frame == 3
+
+
+def _remap(speed: int, reverse: bool = False, variable: bool = False) -> str:
+    return ("<filter><effect><name>Time Remap</name><effectid>timeremap</effectid>"
+            "<effectcategory>motion</effectcategory><effecttype>motion</effecttype>"
+            "<mediatype>video</mediatype>"
+            f"<parameter><parameterid>variablespeed</parameterid><value>{int(variable)}</value></parameter>"
+            f"<parameter><parameterid>speed</parameterid><value>{speed}</value></parameter>"
+            f"<parameter><parameterid>reverse</parameterid><value>{str(reverse).upper()}</value>"
+            "</parameter></effect></filter>")
+
+
+def test_fcp_xml_time_remaps_are_read_to_source_frames(media: dict[str, Path], tmp_path: Path) -> None:
+    """FCP 7 XML: OTIO's reader keeps a timeremap filter as a plain effect; here it becomes a
+    LinearTimeWarp (200 %: every other frame; -200 % / reverse: backwards), and a variable
+    speed remap fails its shot with the reason instead of matting the wrong frames."""
+    tl = otio.schema.Timeline(name="remaps", global_start_time=RT(0, 25))
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    tl.tracks.append(track)
+    for name, start in (("fast", 4), ("back", 60), ("graph", 4)):
+        ref = otio.schema.ExternalReference(
+            target_url="file:///Volumes/RAID/C.mp4",
+            available_range=TR(RT(hour(3, Fraction(25), False), 25), RT(72, 25)))
+        track.append(otio.schema.Clip(name=name, media_reference=ref,
+                                      source_range=TR(RT(hour(3, Fraction(25), False) + start, 25), RT(10, 25))))
+    xml = tmp_path / "remaps.xml"
+    otio.adapters.write_to_file(tl, str(xml), adapter_name="fcp_xml")
+    text = xml.read_text()
+    parts = text.split("</clipitem>")
+    filters = [_remap(200), _remap(200, reverse=True), _remap(150, variable=True)]
+    video = [i for i, p in enumerate(parts[:-1]) if "<clipitem" in p][:3]
+    for i, f in zip(video, filters, strict=True):
+        parts[i] += f
+    xml.write_text("</clipitem>".join(parts))
+    read = otio.adapters.read_from_file(str(xml))
+    assert [c.source_range.start_time.value % 100 for c in read.find_clips()] == [4, 60, 4]
+    shots = {s.name: s for s in read_shots(xml, media_dirs=[media["25"]])}
+    assert list(shots["fast"].shown) == list(range(4, 24, 2))
+    assert list(shots["back"].shown) == list(range(60, 40, -2))
+    assert "variable speed" in shots["graph"].error
+    manifest = mf.BatchManifest(input=str(xml), output=str(tmp_path))
+    for s in shots.values():
+        manifest.shots[s.id] = mf.ShotRecord(id=s.id, name=s.name, source=s.source, first=s.first,
+                                             last=s.last, folder=str(tmp_path / s.id), state="done")
+    back = matte_timeline(xml, list(shots.values()), manifest)
+    warps = [[fx.time_scalar for fx in c.effects] for c in back.video_tracks()[1].find_clips()]
+    assert warps == [[2.0], [-2.0]]          # the failed shot leaves a gap

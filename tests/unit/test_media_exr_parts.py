@@ -91,6 +91,12 @@ def test_the_spec_carries_the_part_and_matte_says_which_was_read(tmp_path: Path)
     base = {"source": path, "engine": "key", "output": {"folder": str(tmp_path / "o")}}
     assert parse_spec(base).digest() != parse_spec({**base, "part": "depth"}).digest()
     assert "part" not in parse_spec(base).model_dump(exclude_none=True)
+    from segmatte.server.batch.plan import BatchSettings, shot_spec
+    from segmatte.server.batch.shots import Shot
+
+    spec = shot_spec(Shot(id="p", name="p", source=path),
+                     BatchSettings(output=tmp_path / "b", part="depth"))
+    assert spec.part == "depth"
     run = subprocess.run([sys.executable, "-m", "segmatte.server.cli", "matte", path, "--engine", "key",
                           "--part", "depth", "--out", str(tmp_path / "out"), "--json"],
                          capture_output=True, text=True, timeout=300)
