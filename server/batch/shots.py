@@ -137,7 +137,8 @@ def _uses(edit: Edit, base: Path, index: MediaIndex) -> list[_Use]:
             start_frame = (ref.start_frame if isinstance(ref, otio.schema.ImageSequenceReference)
                            else None)
             markers = []
-            for marker in item.markers:
+            # EDL locators (* LOC:) carry record timecode, not the clip's: no prompts from them
+            for marker in ([] if edit.labels else item.markers):
                 text = pr.marker_text(marker)
                 if text is not None:
                     offset = (marker.marked_range.start_time - rng.start_time).value_rescaled_to(
