@@ -205,7 +205,7 @@ def clip_names(clip: Any, base: Path) -> list[tuple[str, str]]:
         pad = max(1, ref.frame_zero_padding)
         folder = ref.target_url_base.rstrip("/\\")
         names.append(("path", f"{folder}/{ref.name_prefix}%0{pad}d{ref.name_suffix}"))
-        names.append(("sequence name", f"{ref.name_prefix}{ref.name_suffix}"))
+        names.append(("sequence name", f"{ref.name_prefix.rstrip('._-')}{ref.name_suffix}"))
     ours = metadata(clip, "segmatte")
     cmx = metadata(clip, "cmx_3600")
     for line in cmx.get("comments") or []:

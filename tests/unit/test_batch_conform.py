@@ -461,3 +461,24 @@ def test_fcp_xml_time_remaps_are_read_to_source_frames(media: dict[str, Path], t
     back = matte_timeline(xml, list(shots.values()), manifest)
     warps = [[fx.time_scalar for fx in c.effects] for c in back.video_tracks()[1].find_clips()]
     assert warps == [[2.0], [-2.0]]          # the failed shot leaves a gap
+
+
+def test_image_sequence_from_another_machine_is_relinked_by_its_name(tmp_path: Path) -> None:
+    plates = tmp_path / "plates"
+    clipgen.write_sequence(plates, "sh010", range(1001, 1013),
+                           (np.full((24, 32, 3), 10 * i, np.uint8) for i in range(12)))
+    tl = otio.schema.Timeline(name="vfx")
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    tl.tracks.append(track)
+    ref = otio.schema.ImageSequenceReference(
+        target_url_base="file:///Volumes/VFX/sh010/", name_prefix="sh010.", name_suffix=".exr",
+        start_frame=1001, frame_zero_padding=4, rate=24,
+        available_range=TR(RT(86400, 24), RT(12, 24)))
+    track.append(otio.schema.Clip(name="sh010 v3", media_reference=ref,
+                                  source_range=TR(RT(86402, 24), RT(6, 24))))
+    cut = tmp_path / "vfx.otio"
+    otio.adapters.write_to_file(tl, str(cut))
+    (shot,) = read_shots(cut, media_dirs=[tmp_path])
+    assert shot.error is None, shot.error
+    assert Path(shot.source).parent == plates and (shot.first, shot.last) == (1003, 1008)
+    assert any("sequence name 'sh010.exr'" in n for n in shot.notes)
