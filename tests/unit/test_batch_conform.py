@@ -250,10 +250,15 @@ def test_otio_at_every_rate_with_foreign_paths_relinked(rid: str, media: dict[st
     assert any("D:\\footage\\day 2\\C.mp4" in n and str(media[rid] / "C.mp4") in n for n in notes["C"])
 
 
+@pytest.mark.parametrize("kind", ["edl", "otio"])
 @pytest.mark.parametrize("rid", list(RATES))
-def test_dry_run_lists_exactly_the_frames_the_cut_shows(rid: str, media: dict[str, Path],
+def test_dry_run_lists_exactly_the_frames_the_cut_shows(rid: str, kind: str, media: dict[str, Path],
                                                          tmp_path: Path) -> None:
-    cut = write_edl(tmp_path / "cut.edl", rid)
+    if kind == "edl":
+        cut = write_edl(tmp_path / "cut.edl", rid)
+    else:
+        cut = tmp_path / "cut.otio"
+        otio.adapters.write_to_file(build_otio(rid, {c: f"D:/cut/{c}.mp4" for c in CLIPS}), str(cut))
     run = subprocess.run([sys.executable, "-m", "segmatte.server.commands.batch", str(cut),
                           "--out", str(tmp_path / "out"), "--media", str(media[rid]),
                           "--handles", "2", "--dry-run"], capture_output=True, text=True, timeout=120)
@@ -482,3 +487,30 @@ def test_image_sequence_from_another_machine_is_relinked_by_its_name(tmp_path: P
     assert shot.error is None, shot.error
     assert Path(shot.source).parent == plates and (shot.first, shot.last) == (1003, 1008)
     assert any("sequence name 'sh010.exr'" in n for n in shot.notes)
+
+
+def test_rates_snap_to_exact_rationals_and_count_drop_frame_like_otio() -> None:
+    from segmatte.server.batch.rates import (
+        RateError,
+        edit_rate,
+        frames_to_tc,
+        guess_rate,
+        snap,
+        tc_to_frames,
+    )
+
+    assert snap("23.976") == Fraction(24000, 1001) and snap(23.976023976) == Fraction(24000, 1001)
+    assert snap("29.97") == Fraction(30000, 1001) and snap("59.94") == Fraction(60000, 1001)
+    assert snap("47.952") == Fraction(48000, 1001) and snap("25") == 25 and snap(10.0) == 10
+    with pytest.raises(RateError):
+        snap("fast")
+    for fps in (Fraction(30000, 1001), Fraction(60000, 1001)):
+        rate = edit_rate(fps, True)
+        for n in (0, 1799, 1800, 17982, 17983, 107892, 215784, 2589407):
+            label = otio.opentime.to_timecode(RT(n, float(fps)), float(fps), True)
+            assert frames_to_tc(n, rate) == label and tc_to_frames(label, rate) == n
+    assert tc_to_frames("01:00:00:05", edit_rate(10)) == 36005 and tc_to_frames("01:00:00:0", edit_rate(10)) == 36000
+    assert guess_rate(23, None, None).fps == 24 and guess_rate(24, None, None).fps == 25
+    assert guess_rate(24, None, Fraction(24)).fps == 25         # the media's 24 cannot hold frame 24
+    assert guess_rate(20, True, None) == edit_rate("29.97", True)
+    assert guess_rate(5, None, Fraction(10)).fps == 10
