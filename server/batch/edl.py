@@ -219,7 +219,7 @@ def _apply_events(timeline: Any, found: EdlScan, rate: EditRate) -> None:
         for clip, event in zip(clips, events, strict=True):
             clip.metadata["segmatte"] = {"event": event.number, "reel": event.reel,
                                          **event.comments}
-            rec = tc_to_frames(event.rec_out, rate) - tc_to_frames(event.rec_in, rate)
+            rec = _count(event.rec_out, rate) - _count(event.rec_in, rate)
             start = clip.source_range.start_time
             if event.freeze:
                 clip.effects[:] = [otio.schema.FreezeFrame()]
@@ -230,11 +230,16 @@ def _apply_events(timeline: Any, found: EdlScan, rate: EditRate) -> None:
                 clip.effects[:] = [otio.schema.FreezeFrame() if scalar == 0
                                    else otio.schema.LinearTimeWarp(time_scalar=scalar)]
                 if event.entry:
-                    start = otio.opentime.RationalTime(tc_to_frames(event.entry, rate), rate.value)
+                    start = otio.opentime.RationalTime(_count(event.entry, rate), rate.value)
             else:
                 continue
             clip.source_range = otio.opentime.TimeRange(
                 start, otio.opentime.RationalTime(rec, rate.value))
+
+
+def _count(field: str, rate: EditRate) -> int:
+    """A timecode, or a plain frame number (which CMX 3600 allows), as a frame count."""
+    return int(field) if field.isdigit() else tc_to_frames(field, rate)
 
 
 def _rerate(timeline: Any, old: float, new: float) -> None:

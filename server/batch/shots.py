@@ -408,8 +408,9 @@ def _merge(drafts: list[tuple[str, dict[str, Any], Placement | None, str]]) -> l
             merged[key] = (name, dict(draft), [], origin)
         elif draft.get("shown"):  # the same range cut in twice: one shot shows both uses
             kept = merged[key][1]
+            have = set(kept.get("shown", ()))
             kept["shown"] = tuple(kept.get("shown", ())) + tuple(
-                f for f in draft["shown"] if f not in set(kept.get("shown", ())))
+                f for f in draft["shown"] if f not in have)
             kept["notes"] = tuple(dict.fromkeys(kept.get("notes", ()) + draft.get("notes", ())))
         if placement is not None:
             merged[key][2].append(placement)
