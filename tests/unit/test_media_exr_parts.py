@@ -23,12 +23,16 @@ W, H = 32, 24
 
 
 def write_deep(path: Path) -> Path:
+    """Deep scanlines whose data window lies inside a larger display window, as in
+    OpenEXR's deep test images: the case whose display-window crop segfaulted."""
     spec = oiio.ImageSpec(W, H, 4, "float")
     spec.channelnames = ("R", "G", "B", "A")
     spec.deep = True
+    spec.x, spec.y = 2, 1
+    spec.full_x, spec.full_y, spec.full_width, spec.full_height = 0, 0, W + 4, H + 3
     buf = oiio.ImageBuf(spec)
-    for y in range(H):
-        for x in range(W):
+    for y in range(1, H + 1):
+        for x in range(2, W + 2):
             buf.set_deep_samples(x, y, 0, 2)
             for s in range(2):
                 for c in range(4):
