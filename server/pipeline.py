@@ -230,7 +230,7 @@ def check_job(spec: JobSpec) -> JobPlan:
         from segmatte.models.weights import cache
 
         cache.require(spec.finish.refine_model)
-    media = probe(spec.source)
+    media = probe(spec.source, spec.part)
     first, last = (spec.range.first, spec.range.last) if spec.range else (media.first, media.last)
     if first < media.first or last > media.last:
         raise MediaError(f"range {first}-{last} is outside the source's frames "

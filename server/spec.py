@@ -89,6 +89,9 @@ class OutputSpec(_Strict):
 
 class JobSpec(_Strict):
     source: str = Field(min_length=1, description="video file, image sequence pattern or still")
+    part: str | None = Field(None, min_length=1, max_length=256,
+                             description="multi-part EXR: the part to read, by name or index; "
+                             "None = the first")
     range: FrameRange | None = Field(None, description="source frame numbers; None = whole clip")
     engine: str = Field(min_length=1)
     model: str | None = None
@@ -105,6 +108,8 @@ class JobSpec(_Strict):
         """Identity of the whole job: settings and prompts (not the range or folder)."""
         keep = self.model_dump(mode="json", exclude={"range": True, "retrack": True,
                                                      "output": {"folder", "overwrite"}})
+        if keep.get("part") is None:  # specs from before parts existed keep their digest
+            keep.pop("part", None)
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
     def settings_digest(self) -> str:
@@ -118,6 +123,8 @@ class JobSpec(_Strict):
         keep = self.model_dump(mode="json", exclude={
             "range": True, "retrack": True, "objects": True, "direction": True,
             "output": {"folder", "overwrite"}})
+        if keep.get("part") is None:
+            keep.pop("part", None)
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 

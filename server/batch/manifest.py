@@ -49,6 +49,8 @@ class ShotRecord:
     manifest: str = ""
     attempts: int = 0
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+    """What reading the edit assumed or relinked for this shot (rate mismatch, media found)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ShotRecord:
@@ -56,6 +58,8 @@ class ShotRecord:
         kwargs = {k: v for k, v in data.items() if k in names}
         if "handles" in kwargs:
             kwargs["handles"] = tuple(kwargs["handles"])
+        if "notes" in kwargs:
+            kwargs["notes"] = tuple(kwargs["notes"])
         return cls(**kwargs)
 
 

@@ -30,6 +30,8 @@ class BatchSettings:
     compression: str = "zip"
     datatype: str = "half"
     overwrite: bool = False
+    part: str | None = None
+    """Multi-part EXR sources: the part every shot reads (None: the first)."""
 
     def folder(self, shot: Shot) -> Path:
         return self.output / shot.id
@@ -43,10 +45,13 @@ def shot_spec(shot: Shot, settings: BatchSettings) -> JobSpec:
         "model": settings.model,
         "options": {**settings.options, **shot.options},
         "finish": settings.finish,
+        "objects": list(shot.objects),
         "output": {"folder": str(settings.folder(shot).absolute()), "name": shot.name,
                    "channels": settings.channels, "compression": settings.compression,
                    "datatype": settings.datatype, "overwrite": settings.overwrite},
     }
+    if settings.part is not None:
+        data["part"] = settings.part
     if shot.first is not None and shot.last is not None:
         data["range"] = {"first": shot.first, "last": shot.last}
     return parse_spec(data)
@@ -103,7 +108,7 @@ def record_for(shot: Shot, job: ShotJob | None, settings: BatchSettings,
         first=job.first if job else shot.first, last=job.last if job else shot.last,
         folder=str(settings.folder(shot).absolute()), engine=shot.engine or settings.engine,
         digest=job.spec.digest() if job else "", handles=shot.handles,
-        attempts=previous.attempts if previous else 0)
+        attempts=previous.attempts if previous else 0, notes=shot.notes)
 
 
 def empty_manifest(input_path: str, settings: BatchSettings) -> BatchManifest:

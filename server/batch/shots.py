@@ -2,13 +2,17 @@
 
 An editor hands us a cut — an OpenTimelineIO file, anything OTIO's adapters
 read (CMX 3600 EDL, FCP 7 XML, ...), or a plain CSV shot list — and wants a
-matte for the part of each clip the cut *uses*. Edits speak in timecode on
-the media's clock; the pipeline speaks in source frame numbers. The bridge is
-the media itself: :func:`~segmatte.server.media.probe` tells its first frame
-number, rate and start timecode, and the start timecode is the edit time of
-the media's first frame. A clip that cannot become a job (media missing, range
-outside the media) becomes a Shot with an ``error``, so one bad event never
-stops the rest of the batch.
+matte for every frame the cut *shows* of each clip: the trimmed range, the
+overlap of dissolves and wipes, and what speed effects reach (timeline.py).
+Edits speak in timecode on the media's clock; the pipeline speaks in source
+frame numbers. The bridge is the media itself: :func:`~segmatte.server.media.probe`
+tells its first frame number, rate and start timecode, and the start
+timecode is the edit time of the media's first frame. Timecode counts
+frames: an edit at 24 on 23.976 media (or 30 on 29.97) lines up frame for
+frame; a true mismatch (24 on 25) is converted and reported on the shot. A
+clip that cannot become a job (media missing or ambiguous, range outside the
+media) becomes a Shot with an ``error``, so one bad event never stops the
+rest of the batch.
 """
 
 from __future__ import annotations
@@ -18,20 +22,32 @@ import json
 import os
 import re
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from ..media import MediaError, MediaInfo, probe
+from . import prompts as pr
 from .naming import clip_name, unique_ids
+from .rates import EditRate, RateError, edit_rate, frames_to_tc, same_clock, snap, tc_to_frames
+from .relink import Found, MediaIndex, find
+from .timeline import (
+    BatchInputError,
+    ClipUse,
+    Edit,
+    clip_names,
+    clip_use,
+    is_edl,
+    metadata,
+    otio_module,
+    read_timeline,
+    shown_frame,
+)
 
 CSV_SUFFIXES = {".csv", ".tsv"}
-EDL_ADAPTER = "cmx_3600"
-DEFAULT_EDL_RATE = 24.0
 TIMECODE = re.compile(r"\d{1,2}[:;.]\d{2}[:;.]\d{2}[:;.]\d{2,3}")
 
-
-class BatchInputError(ValueError):
-    """The batch's input cannot be read at all; ``str()`` is one sentence for the user."""
+__all__ = ["BatchInputError", "Placement", "Shot", "read_shots", "read_timeline", "with_error"]
 
 
 @dataclass(frozen=True)
@@ -60,11 +76,21 @@ class Shot:
     """None: the batch's engine."""
     options: dict[str, Any] = field(default_factory=dict, hash=False)
     """Engine options laid over the batch's."""
+    objects: tuple[dict[str, Any], ...] = field(default=(), hash=False)
+    """Prompts for the track engine (spec JSON), from a CSV column or the clip's markers."""
     handles: tuple[int, int] = (0, 0)
     """Frames added before and after the used range (fewer where the media ends)."""
     edit_start: float | None = None
     """Edit time of frame ``first``, in frames at ``rate`` (for writing the timeline back)."""
     rate: float | None = None
+    """The edit's rate for this clip (exact rational as a float)."""
+    drop: bool = False
+    """The edit's timecode is drop frame (29.97 / 59.94 DF)."""
+    shown: tuple[int, ...] = field(default=(), hash=False, compare=False)
+    """Every source frame the cut shows, in record order (no handles): speed effects
+    repeat or skip frames, a reverse runs backwards."""
+    notes: tuple[str, ...] = ()
+    """What was assumed or relinked, for the report (rate mismatch, relinked media)."""
     placements: tuple[Placement, ...] = ()
     error: str | None = None
     """Why this shot cannot run; None when it can."""
@@ -84,217 +110,200 @@ class _Use:
     """One clip as the edit uses it, before the media is consulted."""
 
     name: str
-    source: str | None
-    start: Any  # otio RationalTime: first used frame, on the media's clock
-    duration: Any
+    found: Found
+    use: ClipUse
     available_start: Any | None
     image_start_frame: int | None
     placement: Placement
     origin: str
+    objects: tuple[tuple[float, str], ...] = ()
+    """(record offset, prompt text) of the clip's ``segmatte:`` markers."""
+    unsupported: str = ""
+    """What of the clip is not read (the shot fails with it rather than matte wrong frames)."""
 
 
-def _otio() -> Any:
-    try:
-        import opentimelineio as otio
-    except ImportError:
-        raise BatchInputError("reading edits needs OpenTimelineIO: pip install opentimelineio "
-                              "otio-cmx3600-adapter otio-fcp-adapter") from None
-    return otio
-
-
-def read_timeline(path: Path, rate: float | None = None) -> Any:
-    """Read any timeline OTIO's adapters know; EDLs at ``rate`` (see :func:`read_shots`)."""
-    otio = _otio()
-    kwargs = {}
-    if path.suffix.lower() == ".edl":
-        kwargs["rate"] = rate or DEFAULT_EDL_RATE
-    try:
-        result = otio.adapters.read_from_file(str(path), **kwargs)
-    except Exception as exc:  # adapters raise many types; the user needs one sentence
-        names = ", ".join(otio.adapters.available_adapter_names())
-        raise BatchInputError(f"{path.name} could not be read as a timeline ({exc}); "
-                              f"readable: {names}, or a CSV shot list") from None
-    if isinstance(result, otio.schema.SerializableCollection):
-        timelines = list(result.find_children(descended_from_type=otio.schema.Timeline))
-        if not timelines:
-            raise BatchInputError(f"{path.name} holds no timeline")
-        result = timelines[0]
-    if not isinstance(result, otio.schema.Timeline):
-        raise BatchInputError(f"{path.name} holds a {type(result).__name__}, not a timeline")
-    return result
-
-
-def _uses(timeline: Any, base: Path, media_dirs: list[Path]) -> list[_Use]:
-    otio = _otio()
+def _uses(edit: Edit, base: Path, index: MediaIndex) -> list[_Use]:
+    otio = otio_module()
     uses = []
-    index = _MediaIndex(media_dirs)
-    for t, track in enumerate(timeline.video_tracks()):
+    for t, track in enumerate(edit.timeline.video_tracks()):
         for i, item in enumerate(track):
             if not isinstance(item, otio.schema.Clip) or not item.enabled:
                 continue
+            if isinstance(item.media_reference, otio.schema.GeneratorReference):
+                continue  # black, bars: nothing to matte
             ref = item.media_reference
-            source = _reference_path(ref, base) or _edl_source(item, base) or index.find(item)
             rng = item.trimmed_range()
             avail = getattr(ref, "available_range", None)
             start_frame = (ref.start_frame if isinstance(ref, otio.schema.ImageSequenceReference)
                            else None)
-            uses.append(_Use(name=item.name or "", source=source, start=rng.start_time,
-                             duration=rng.duration,
+            markers = []
+            # EDL locators (* LOC:) carry record timecode, not the clip's: no prompts from them
+            for marker in ([] if edit.labels else item.markers):
+                text = pr.marker_text(marker)
+                if text is not None:
+                    offset = (marker.marked_range.start_time - rng.start_time).value_rescaled_to(
+                        rng.start_time.rate)
+                    markers.append((offset, text))
+            event = metadata(item, "segmatte").get("event")
+            where = f"event {event}" if event is not None else f"track V{t + 1} clip {i + 1}"
+            uses.append(_Use(name=item.name or "", found=find(clip_names(item, base), base, index),
+                             use=clip_use(item),
                              available_start=avail.start_time if avail is not None else None,
                              image_start_frame=start_frame, placement=Placement(t, i),
-                             origin=f"track V{t + 1} clip {i + 1} ({item.name or 'unnamed'})"))
+                             origin=f"{where} ({item.name or 'unnamed'})", objects=tuple(markers),
+                             unsupported=str(metadata(item, "segmatte").get("unsupported", ""))))
     return uses
 
 
-def _reference_path(ref: Any, base: Path) -> str | None:
-    otio = _otio()
-    if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
-        return _local(ref.target_url, base)
-    if isinstance(ref, otio.schema.ImageSequenceReference) and ref.target_url_base:
-        folder = _local(ref.target_url_base, base)
-        pad = max(1, ref.frame_zero_padding)
-        return os.path.join(folder, f"{ref.name_prefix}%0{pad}d{ref.name_suffix}")
-    return None
-
-
-def _local(url: str, base: Path) -> str:
-    from opentimelineio import url_utils
-
-    path = url_utils.filepath_from_url(url) if url.startswith("file:") else url
-    return str(path if os.path.isabs(path) else (base / path))
-
-
-def _edl_source(clip: Any, base: Path) -> str | None:
-    """CMX 3600 lists the media only in comments (``* SOURCE FILE: /path``)."""
-    comments = (clip.metadata.get("cmx_3600") or {}).get("comments") or []
-    for line in comments:
-        key, sep, value = str(line).partition(":")
-        if sep and key.strip().upper() in ("SOURCE FILE", "SOURCE FILE NAME") and value.strip():
-            return _local(value.strip(), base)
-    return None
-
-
-class _MediaIndex:
-    """Files under the media folders by name and stem, for edits that only name their clips."""
-
-    MAX_FILES = 50_000
-
-    def __init__(self, folders: list[Path]) -> None:
-        self.folders = folders
-        self._by_name: dict[str, str] | None = None
-
-    def _build(self) -> dict[str, str]:
-        found: dict[str, str] = {}
-        count = 0
-        for folder in self.folders:
-            for root, _dirs, files in os.walk(folder):
-                for f in sorted(files):
-                    count += 1
-                    if count > self.MAX_FILES:
-                        return found
-                    path = os.path.join(root, f)
-                    found.setdefault(f.lower(), path)
-                    found.setdefault(Path(f).stem.lower(), path)
-        return found
-
-    def find(self, clip: Any) -> str | None:
-        if self._by_name is None:
-            self._by_name = self._build()
-        reel = (clip.metadata.get("cmx_3600") or {}).get("reel")
-        for key in (clip.name, reel):
-            if key and key.strip().lower() in self._by_name:
-                return self._by_name[key.strip().lower()]
-        return None
-
-
-def _fps(media: MediaInfo, fallback: float | None) -> float:
-    return float(media.fps or fallback or DEFAULT_EDL_RATE)
-
-
-def media_origin(media: MediaInfo, fps: float, available_start: Any | None = None,
+def media_origin(media: MediaInfo, fps: float | Fraction, available_start: Any | None = None,
                  image_start_frame: int | None = None) -> int:
-    """Edit time, in frames at ``fps``, of the media's first source frame.
+    """Edit time, in frames counted at ``fps``, of the media's first source frame.
 
     The media's own start timecode wins (it is what the NLE wrote into the
-    EDL); then the reference's available range; then the frame number itself
+    edit); then the reference's available range; then the frame number itself
     (no timecode: frame 0 of a video is 00:00:00:00, a sequence's frame 1001
-    is edit time 1001).
+    is edit time 1001). Timecode is counted as frames (drop frame when it
+    says ``;``), also at rates without SMPTE timecode (10, 12, 15 fps).
     """
-    otio = _otio()
+    rate = snap(fps)
     if media.timecode:
         try:
-            tc_rate = otio.opentime.RationalTime.nearest_valid_timecode_rate(fps)
-            return round(otio.opentime.from_timecode(media.timecode, tc_rate).value)
-        except ValueError:
+            return tc_to_frames(media.timecode, EditRate(rate))
+        except RateError:
             pass
     if available_start is not None:
-        start = round(available_start.value_rescaled_to(fps))
+        if same_clock(snap(available_start.rate), rate):
+            start = round(available_start.value)
+        else:
+            start = round(available_start.value_rescaled_to(float(rate)))
         if image_start_frame is not None:
             return start + (media.first - image_start_frame)
         return start
     return media.first
 
 
-def _resolve(use: _Use, handles: int, fallback_rate: float | None) -> dict[str, Any]:
-    if use.source is None:
-        return {"source": "", "error": f"{use.origin}: no media found for it (the edit names "
-                                        "no file; pass --media FOLDER to look it up by clip or reel name)"}
+@dataclass(frozen=True)
+class _Clock:
+    """Edit time values → media counts, and back (see the module docstring)."""
+
+    start: float
+    base: float
+    factor: float
+
+    def to_media(self, value: float) -> float:
+        return self.base + (value - self.start) * self.factor
+
+    def to_edit(self, count: float) -> float:
+        return self.start + (count - self.base) / self.factor
+
+
+def _clock(u: _Use, media: MediaInfo, edit: Edit) -> tuple[_Clock, Fraction, str | None]:
+    er = u.use.rate
+    mr = snap(media.fps) if media.fps else None
+    if mr is None or mr == er:
+        return _Clock(u.use.start, u.use.start, 1.0), er, None
+    if same_clock(er, mr):
+        return _Clock(u.use.start, u.use.start, 1.0), mr, (
+            f"edit at {edit_rate(er)}, media at {edit_rate(mr)}: timecode frames counted as "
+            "they are (the same timecode clock)")
+    factor = float(mr / er)
+    if edit.labels:
+        label = frames_to_tc(round(u.use.start), edit.rate or EditRate(er))
+        try:
+            base = float(tc_to_frames(label, EditRate(mr)))
+        except RateError:
+            base = u.use.start * factor
+        note = (f"edit at {edit_rate(er)}, media at {edit_rate(mr)}: source timecode {label} "
+                "read on the media's clock, record frames played in real time")
+    else:
+        base = u.use.start * factor
+        note = f"edit at {edit_rate(er)}, media at {edit_rate(mr)}: edit times converted by real time"
+    return _Clock(u.use.start, base, factor), mr, note
+
+
+def _resolve(u: _Use, handles: int, edit: Edit) -> dict[str, Any]:
+    if u.unsupported:
+        return {"source": u.found.path or "", "error": f"{u.origin}: {u.unsupported}, which is "
+                                                       "not read; make its speed constant"}
+    if u.found.path is None:
+        return {"source": "", "error": f"{u.origin}: {u.found.error}"}
+    source = u.found.path
+    notes = [u.found.note] if u.found.note else []
     try:
-        media = probe(use.source)
+        media = probe(source)
     except MediaError as exc:
-        return {"source": use.source, "error": f"{use.origin}: {exc}"}
-    fps = _fps(media, fallback_rate)
-    origin = media_origin(media, fps, use.available_start, use.image_start_frame)
-    start = round(use.start.value_rescaled_to(fps))
-    count = max(1, round(use.duration.value_rescaled_to(fps)))
-    first = media.first + (start - origin)
-    last = first + count - 1
-    if first < media.first or last > media.last:
-        return {"source": use.source, "error": (
-            f"{use.origin}: uses source frames {first}-{last}, outside the media's frames "
-            f"{media.first}-{media.last} ({os.path.basename(use.source)}; start timecode "
+        return {"source": source, "error": f"{u.origin}: {exc}"}
+    clock, count_rate, note = _clock(u, media, edit)
+    if note:
+        notes.append(note)
+    origin = media_origin(media, count_rate, u.available_start, u.image_start_frame)
+    shown = [media.first + shown_frame(clock.to_media(v)) - origin for v in u.use.values]
+    lo, hi = min(shown), max(shown)
+    if lo < media.first or hi > media.last:
+        return {"source": source, "notes": tuple(notes), "error": (
+            f"{u.origin}: shows source frames {lo}-{hi}, outside the media's frames "
+            f"{media.first}-{media.last} ({os.path.basename(source)}; start timecode "
             f"{media.timecode or 'none'})")}
-    head = min(handles, first - media.first)
-    tail = min(handles, media.last - last)
-    return {"source": use.source, "first": first - head, "last": last + tail,
-            "handles": (head, tail), "edit_start": float(start - head), "rate": fps}
+    head = min(handles, lo - media.first)
+    tail = min(handles, media.last - hi)
+    first, last = lo - head, hi + tail
+    draft: dict[str, Any] = {
+        "source": source, "first": first, "last": last, "handles": (head, tail),
+        "edit_start": clock.to_edit(first - media.first + origin),
+        "rate": float(u.use.rate), "drop": bool(edit.rate.drop) if edit.rate else False,
+        "shown": tuple(shown), "notes": tuple(notes)}
+    if u.objects:
+        try:
+            objects = []
+            for offset, text in u.objects:
+                frame = media.first + shown_frame(clock.to_media(u.use.value_at(offset))) - origin
+                objects += pr.parse(text, frame)
+            draft["objects"] = tuple(pr.merge(objects))
+        except pr.PromptError as exc:
+            return {**draft, "error": f"{u.origin}: marker {exc}"}
+    return draft
 
 
-def _shots_from_timeline(path: Path, handles: int, rate: float | None,
-                         media_dirs: list[Path]) -> list[Shot]:
-    timeline = read_timeline(path, rate)
-    base = path.parent
-    dirs = media_dirs or [base]
-    uses = _uses(timeline, base, dirs)
-    if path.suffix.lower() == ".edl" and rate is None:
-        sensed = _sensed_rate(uses)
-        if sensed and abs(sensed - DEFAULT_EDL_RATE) > 1e-3:
-            timeline = read_timeline(path, sensed)
-            uses = _uses(timeline, base, dirs)
-            rate = sensed
-    drafts = [(u, _resolve(u, handles, rate)) for u in uses]
-    return _merge([
-        (clip_name(u.name, r.get("source")), r, u.placement, u.origin) for u, r in drafts])
+def _first_media_rate(path: Path, base: Path, index: MediaIndex) -> Fraction | None:
+    """An EDL does not say its rate: the first clip whose media is found and has a rate."""
+    from . import edl
 
-
-def _sensed_rate(uses: list[_Use]) -> float | None:
-    """An EDL does not say its rate: take the first readable clip's."""
-    for use in uses:
-        if use.source:
+    try:
+        found = edl.scan(path.read_text(encoding="utf-8-sig", errors="replace"))
+    except (OSError, ValueError):
+        return None
+    for event in found.events:
+        c = event.comments
+        names = [("SOURCE FILE", c.get("source_file", "")), ("FROM CLIP", c.get("from_clip", "")),
+                 ("clip name", c.get("to_clip_name") or c.get("clip_name", "")),
+                 ("reel", event.reel if event.reel not in ("AX", "BL", "BLACK") else "")]
+        hit = find(names, base, index)
+        if hit.path:
             try:
-                fps = probe(use.source).fps
+                fps = probe(hit.path).fps
             except MediaError:
                 continue
-            if fps and _otio().opentime.RationalTime.is_valid_timecode_rate(float(fps)):
-                return float(fps)
-            return None  # e.g. 10 fps: no SMPTE timecode; the EDL is read at the default rate
+            if fps:
+                return snap(fps)
     return None
+
+
+def _shots_from_timeline(path: Path, handles: int, rate: float | str | None,
+                         media_dirs: list[Path]) -> list[Shot]:
+    base = path.parent
+    index = MediaIndex(media_dirs or [base])
+    media_rate = _first_media_rate(path, base, index) if is_edl(path) and rate is None else None
+    edit = read_timeline(path, rate, media_rate)
+    uses = _uses(edit, base, index)
+    drafts = [(u, _resolve(u, handles, edit)) for u in uses]
+    return _merge([
+        (clip_name(u.name, r.get("source")), r, u.placement, u.origin) for u, r in drafts])
 
 
 # ------------------------------------------------------------------ CSV shot lists
 
 
-CSV_COLUMNS = ("source", "in", "out", "engine", "options", "name")
+CSV_COLUMNS = ("source", "in", "out", "engine", "options", "name", "prompts")
 
 
 def _shots_from_csv(path: Path, handles: int) -> list[Shot]:
@@ -341,6 +350,11 @@ def _csv_row(cells: dict[str, str], base: Path, handles: int, origin: str) -> di
         if not isinstance(options, dict):
             return {**draft, "error": f"{origin}: options must be a JSON object"}
         draft["options"] = options
+    if cells.get("prompts"):
+        try:
+            draft["objects"] = tuple(pr.merge(pr.parse(cells["prompts"])))
+        except pr.PromptError as exc:
+            return {**draft, "error": f"{origin}: {exc}"}
     a, b = cells.get("in", ""), cells.get("out", "")
     if not a and not b:
         return draft
@@ -367,11 +381,12 @@ def _csv_frame(cell: str, media: MediaInfo) -> int:
     if cell.lstrip("-").isdigit():
         return int(cell)
     if TIMECODE.fullmatch(cell):
-        otio = _otio()
-        fps = _fps(media, None)
-        tc_rate = otio.opentime.RationalTime.nearest_valid_timecode_rate(fps)
-        value = round(otio.opentime.from_timecode(cell.replace(".", ":"), tc_rate).value)
-        return media.first + value - media_origin(media, fps)
+        rate = snap(media.fps or 24)
+        try:
+            value = tc_to_frames(cell, EditRate(rate))
+        except RateError as exc:
+            raise ValueError(str(exc)) from None
+        return media.first + value - media_origin(media, rate)
     raise ValueError(f"{cell!r} is neither a frame number nor a timecode (HH:MM:SS:FF)")
 
 
@@ -387,9 +402,16 @@ def _merge(drafts: list[tuple[str, dict[str, Any], Placement | None, str]]) -> l
             key = f"error:{origin}"
         else:
             key = json.dumps([name, draft.get("source"), draft.get("first"), draft.get("last"),
-                              draft.get("engine"), draft.get("options")], sort_keys=True)
+                              draft.get("engine"), draft.get("options"), draft.get("objects")],
+                             sort_keys=True)
         if key not in merged:
-            merged[key] = (name, draft, [], origin)
+            merged[key] = (name, dict(draft), [], origin)
+        elif draft.get("shown"):  # the same range cut in twice: one shot shows both uses
+            kept = merged[key][1]
+            have = set(kept.get("shown", ()))
+            kept["shown"] = tuple(kept.get("shown", ())) + tuple(
+                f for f in draft["shown"] if f not in have)
+            kept["notes"] = tuple(dict.fromkeys(kept.get("notes", ()) + draft.get("notes", ())))
         if placement is not None:
             merged[key][2].append(placement)
     items = list(merged.values())
@@ -410,13 +432,16 @@ def _merge(drafts: list[tuple[str, dict[str, Any], Placement | None, str]]) -> l
     return shots
 
 
-def read_shots(path: str | os.PathLike[str], *, handles: int = 0, rate: float | None = None,
+def read_shots(path: str | os.PathLike[str], *, handles: int = 0,
+               rate: float | str | EditRate | None = None,
                media_dirs: list[str | os.PathLike[str]] | None = None) -> list[Shot]:
     """The shots of an edit or a CSV shot list; raises BatchInputError when unreadable.
 
-    ``rate`` is an EDL's frame rate (EDLs do not say; None: the first readable
-    clip's). ``media_dirs`` are searched for clips whose edit names no file
-    (the EDL's folder by default). Shots that cannot run carry an ``error``.
+    ``rate`` is an EDL's frame rate (EDLs do not say; None: the first found
+    clip's when the timecodes fit it, else what the timecodes allow; 23.976,
+    29.97, 59.94, 47.952 are snapped to the exact NTSC rationals).
+    ``media_dirs`` are searched for clips the edit names without a file here
+    (the edit's folder by default). Shots that cannot run carry an ``error``.
     """
     p = Path(path).expanduser().absolute()  # sources become absolute: the server has its own cwd
     if not p.is_file():

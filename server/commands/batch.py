@@ -17,7 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WRITEBACK, EXIT_CANCELLED = 0, 1, 2, 3, 130
+"""EXIT_WRITEBACK: every shot ran as reported, but ``--otio-out`` could not be written."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,10 +37,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder (one sub-folder per shot)")
     p.add_argument("--handles", type=int, default=0, metavar="N",
                    help="extra frames before and after each used range (as far as the media goes)")
-    p.add_argument("--rate", type=float, help="an EDL's frame rate; default: the first clip's")
+    p.add_argument("--rate", metavar="FPS",
+                   help="an EDL's frame rate, e.g. 25, 23.976, 29.97, 59.94 (NTSC rates are "
+                        "taken exactly; drop frame from the EDL's FCM line or ';'); default: "
+                        "the first found clip's rate when the timecodes fit it")
     p.add_argument("--media", action="append", default=[], metavar="FOLDER",
-                   help="where to look for clips an edit names without a path (repeatable; "
-                        "default: the edit's folder)")
+                   help="where to look for clips the edit names without a file here: by "
+                        "basename of its path (also /Volumes/..., D:/...), SOURCE FILE, clip "
+                        "or reel name (repeatable; default: the edit's folder)")
+    p.add_argument("--part", metavar="NAME",
+                   help="multi-part EXR sources: the part (subimage) to read, by name or index; "
+                        "default: the first")
     p.add_argument("--engine", default="key", help="engine for every shot (a CSV row may "
                                                    "override); default: key")
     p.add_argument("--model", help="model name, for engines that have several")
@@ -86,7 +94,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     return BatchSettings(output=Path(args.out).expanduser().absolute(), engine=args.engine,
                          model=args.model, options=options, channels=args.channels,
                          compression=args.compression, datatype=args.datatype,
-                         overwrite=args.overwrite)
+                         overwrite=args.overwrite, part=args.part)
 
 
 def _runner(args: argparse.Namespace) -> Any:
@@ -111,10 +119,14 @@ def _runner(args: argparse.Namespace) -> Any:
 
 
 def _dry_run(shots: list[Any]) -> int:
+    from segmatte.server.batch.framelist import frame_list
+
     for s in shots:
         rng = f"{s.first}-{s.last}" if s.first is not None else "whole clip"
         print(json.dumps({"id": s.id, "name": s.name, "source": s.source, "range": rng,
-                          "handles": list(s.handles), "error": s.error}))
+                          "handles": list(s.handles), "shown": frame_list(s.shown),
+                          "rate": s.rate, "notes": list(s.notes),
+                          "prompts": len(s.objects), "error": s.error}))
     return EXIT_OK
 
 
@@ -138,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"segmatte: {exc}", file=sys.stderr)
         return EXIT_USAGE
     view = JsonView() if args.json else RichView()
+    for shot in shots:
+        for note in shot.notes:
+            view.note(f"{shot.id}: {note}")
     stop = threading.Event()
     outcome: dict[str, Any] = {}
 
@@ -177,18 +192,25 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         raise outcome["error"]
     result = outcome["result"]
+    writeback_error = ""
     if args.otio_out and Path(args.input).suffix.lower() not in (".csv", ".tsv"):
-        from segmatte.server.batch.otio_out import write_matte_timeline
+        from segmatte.server.batch.otio_out import WriteBackError, write_matte_timeline
 
-        path = write_matte_timeline(args.input, args.otio_out, shots, result.manifest,
-                                    rate=args.rate)
-        print(f"segmatte: wrote {path}", file=sys.stderr)
+        try:
+            path = write_matte_timeline(args.input, args.otio_out, shots, result.manifest)
+            print(f"segmatte: wrote {path}", file=sys.stderr)
+        except WriteBackError as exc:
+            writeback_error = str(exc)
     counts = result.manifest.counts()
     print(f"segmatte: {counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
           f"{counts.get('cancelled', 0) + counts.get('pending', 0)} to resume; "
           f"manifest {Path(settings.output) / 'segmatte-batch.json'}", file=sys.stderr)
     if result.stopped:
         return EXIT_CANCELLED
+    if writeback_error:
+        print(f"segmatte: {writeback_error}; the shots' results are kept (run the same command "
+              "again to write it once the cause is fixed)", file=sys.stderr)
+        return EXIT_WRITEBACK
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

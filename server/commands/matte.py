@@ -64,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "number or image file")
     g.add_argument("--classes", help="semantic engine: classes or groups, e.g. sky,person,vehicle "
                                       "(one sequence each)")
+    g.add_argument("--part", metavar="NAME",
+                   help="multi-part EXR: the part (subimage) to read, by name or index; "
+                        "default: the first (the one read is named)")
     g.add_argument("--objects", type=Path, help="JSON file: a list of objects with keyframe prompts")
     g.add_argument("--point", dest="points", action="append", default=[], metavar="X,Y@FRAME[:OBJ][:neg]",
                    help="a click in source pixels on a source frame, for the object OBJ "
@@ -155,6 +158,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         finish["combine"] = args.combine
     data: dict[str, Any] = {
         "source": str(args.source),
+        "part": args.part,
         "engine": args.engine,
         "model": args.model,
         "options": options,
@@ -196,6 +200,9 @@ def run_local(spec: JobSpec, *, device: str = "auto", as_json: bool = False) -> 
     except (SpecError, MediaError, EngineError, ValueError) as exc:
         print(f"segmatte: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if plan.media.parts:
+        print(f"segmatte: reading part {plan.media.part!r} of {Path(plan.media.path).name} "
+              f"(parts: {', '.join(plan.media.parts)}; --part NAME picks another)", file=sys.stderr)
     job_id = uuid.uuid4().hex[:12]
     events: queue.Queue[Event] = queue.Queue()
     cancel = threading.Event()

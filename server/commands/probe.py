@@ -16,13 +16,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Print the size, frame rate, frame numbers, timecode and "
                                    "format of a video, image sequence or still.")
     p.add_argument("source")
+    p.add_argument("--part", metavar="NAME", help="multi-part EXR: the part to read (name or index)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        info = probe(args.source)
+        info = probe(args.source, args.part)
     except MediaError as exc:
         print(f"segmatte: {exc}", file=sys.stderr)
         return EXIT_USAGE

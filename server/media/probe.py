@@ -65,6 +65,10 @@ class MediaInfo:
     """Video only: presentation time in seconds of each frame, index = frame number."""
     seek_origin: float = field(default=0.0, repr=False, compare=False)
     """Video only: the container's start time, that ffmpeg's ``-ss`` counts from."""
+    part: str | None = None
+    """Multi-part EXR: the part read (its name, or its index when unnamed); None: one part."""
+    parts: tuple[str, ...] = ()
+    """Multi-part EXR: every part's name, in file order."""
 
     @property
     def present_count(self) -> int:
@@ -107,11 +111,12 @@ def check_size(width: int, height: int, where: str) -> None:
             "scale it down before making mattes")
 
 
-def probe(path_or_pattern: str) -> MediaInfo:
+def probe(path_or_pattern: str, part: str | None = None) -> MediaInfo:
     """Find out what a source is and what frames it holds.
 
     Patterns and image files go to OpenImageIO (sequence.py), everything else
-    to ffmpeg (video.py). Raises MediaError with one actionable sentence.
+    to ffmpeg (video.py). ``part`` picks a part of multi-part EXR files (by
+    name or index). Raises MediaError with one actionable sentence.
     """
     # Imported here: both modules import MediaError/MediaInfo from this one.
     from . import sequence, video
@@ -120,7 +125,7 @@ def probe(path_or_pattern: str) -> MediaInfo:
     if not source:
         raise MediaError("no source given; pass a video file, an image sequence or a still")
     if sequence.is_pattern(source):
-        return sequence.probe_pattern(source)
+        return sequence.probe_pattern(source, part)
     if os.path.isdir(source):
         raise MediaError(
             f"{source} is a folder; give a video file, one image of a sequence, "
@@ -128,5 +133,8 @@ def probe(path_or_pattern: str) -> MediaInfo:
     if not os.path.exists(source):
         raise MediaError(f"there is no file at {source}")
     if sequence.is_image_file(source):
-        return sequence.probe_image_file(source)
+        return sequence.probe_image_file(source, part)
+    if part is not None:
+        raise MediaError(f"a part ({part!r}) can only be picked in multi-part EXR files, and "
+                         f"{os.path.basename(source)} is a video")
     return video.probe_video(source)

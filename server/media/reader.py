@@ -131,7 +131,8 @@ def read_image_frame(info: MediaInfo, number: int, *, hold_missing: bool = False
     """One frame of a sequence or still, converted for display."""
     source = _stand_in(info, number, hold_missing)
     what = f"frame {source} of {os.path.basename(info.path)}"
-    raw = read_raw(info.frame_path(source), info.width, info.height, what=what, linear=info.linear)
+    raw = read_raw(info.frame_path(source), info.width, info.height, what=what, linear=info.linear,
+                   part=info.part)
     return Frame(number, to_display(raw, linear=info.linear))
 
 

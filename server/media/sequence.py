@@ -159,6 +159,8 @@ class _Header:
     linear: bool
     fps: float | None
     timecode: str | None
+    part: str | None = None
+    parts: tuple[str, ...] = ()
 
 
 def _oiio_error(default: str) -> str:
@@ -178,13 +180,45 @@ def _open(path: str, what: str | None = None) -> oiio.ImageInput:
     return inp
 
 
-def read_header(path: str) -> _Header:
+def _part_names(inp: oiio.ImageInput) -> tuple[str, ...]:
+    """Every part's (subimage's) name; an unnamed part is called by its index."""
+    names = []
+    index = 0
+    while inp.seek_subimage(index, 0):
+        names.append(inp.spec().get_string_attribute("oiio:subimagename", "") or str(index))
+        index += 1
+    inp.seek_subimage(0, 0)
+    return tuple(names)
+
+
+def _part_index(inp: oiio.ImageInput, path: str, part: str | None,
+                parts: tuple[str, ...] | None = None) -> int:
+    """The subimage of ``part`` (a name, or an index), 0 when None; MediaError if absent."""
+    if part is None:
+        return 0
+    names = parts if parts is not None else _part_names(inp)
+    if part in names:
+        return names.index(part)
+    if part.isdigit() and int(part) < len(names):
+        return int(part)
+    raise MediaError(f"{os.path.basename(path)} has no part {part!r}; its parts are "
+                     f"{', '.join(names)}")
+
+
+def read_header(path: str, part: str | None = None) -> _Header:
     inp = _open(path)
     try:
+        parts = _part_names(inp)
+        index = _part_index(inp, path, part, parts)
+        inp.seek_subimage(index, 0)
         spec = inp.spec()
         codec = inp.format_name()
     finally:
         inp.close()
+    if spec.deep:
+        raise MediaError(f"{os.path.basename(path)} is a deep image (several samples per pixel), "
+                         "which segmatte cannot matte; flatten it first "
+                         "(oiiotool in.exr --flatten -o flat.exr)")
     width, height = spec.full_width or spec.width, spec.full_height or spec.height
     check_size(width, height, os.path.basename(path))
     sample = str(spec.format)
@@ -203,7 +237,9 @@ def read_header(path: str) -> _Header:
     elif spec.get_float_attribute("dpx:FrameRate", 0.0) > 0:
         fps = spec.get_float_attribute("dpx:FrameRate", 0.0)
     timecode = spec.get_string_attribute("smpte:TimeCode", "") or None
-    return _Header(width, height, codec, sample, bits, linear, fps, timecode)
+    multi = len(parts) > 1
+    return _Header(width, height, codec, sample, bits, linear, fps, timecode,
+                   parts[index] if multi else None, parts if multi else ())
 
 
 def _info(path: str, kind: str, header: _Header, first: int, last: int,
@@ -212,11 +248,12 @@ def _info(path: str, kind: str, header: _Header, first: int, last: int,
         path=path, kind=kind, width=header.width, height=header.height, fps=header.fps,  # type: ignore[arg-type]
         first=first, last=last, frame_count=last - first + 1, codec=header.codec,
         pix_fmt=header.sample, bit_depth=header.bit_depth, linear=header.linear,
-        timecode=header.timecode, missing=missing, pattern=pattern)
+        timecode=header.timecode, missing=missing, pattern=pattern, part=header.part,
+        parts=header.parts)
 
 
 def _sequence_info(name: SequenceName, found: dict[int, str],
-                   span: tuple[int, int] | None, shown: str) -> MediaInfo:
+                   span: tuple[int, int] | None, shown: str, part: str | None = None) -> MediaInfo:
     if span is not None:
         found = {n: f for n, f in found.items() if span[0] <= n <= span[1]}
     if not found:
@@ -224,28 +261,29 @@ def _sequence_info(name: SequenceName, found: dict[int, str],
         raise MediaError(f"no files match {os.path.basename(shown)} in {where}")
     first, last = span if span is not None else (min(found), max(found))
     missing = tuple(n for n in range(first, last + 1) if n not in found)
-    header = read_header(os.path.join(name.folder, found[min(found)]))
+    header = read_header(os.path.join(name.folder, found[min(found)]), part)
     return _info(shown, "sequence", header, first, last, missing, name.printf)
 
 
-def probe_pattern(source: str) -> MediaInfo:
+def probe_pattern(source: str, part: str | None = None) -> MediaInfo:
     """Probe a sequence given as a pattern (``####``, ``%04d``, ``[a-b]``)."""
     name, span = parse_pattern(source)
-    return _sequence_info(name, scan(name), span, source)
+    return _sequence_info(name, scan(name), span, source, part)
 
 
-def probe_image_file(path: str) -> MediaInfo:
+def probe_image_file(path: str, part: str | None = None) -> MediaInfo:
     """Probe one image file: a sequence if it has numbered siblings, else a still."""
     seq = _siblings_of(path)
     if seq is not None:
         name, found = seq
-        return _sequence_info(name, found, None, name.hashes)
-    return _info(path, "still", read_header(path), 0, 0)
+        return _sequence_info(name, found, None, name.hashes, part)
+    return _info(path, "still", read_header(path, part), 0, 0)
 
 
 # ------------------------------------------------------------------------- reading
 
-def read_raw(path: str, width: int, height: int, *, what: str, linear: bool = False) -> np.ndarray:
+def read_raw(path: str, width: int, height: int, *, what: str, linear: bool = False,
+             part: str | None = None) -> np.ndarray:
     """One image as H×W×3 in its stored sample type (uint8/uint16/float16/float32).
 
     The display window is returned (an EXR data window smaller or larger than
@@ -253,13 +291,19 @@ def read_raw(path: str, width: int, height: int, *, what: str, linear: bool = Fa
     grey, so their first channel is repeated; channels past RGB are dropped.
     ``what`` names the frame in error messages. ``linear`` float data is
     returned as half: the view transform works from half anyway (colour.py)
-    and OpenImageIO converts faster than numpy.
+    and OpenImageIO converts faster than numpy. ``part`` is the part of a
+    multi-part EXR (None: the first).
     """
     if not os.path.exists(path):
         raise MediaError(f"{what} is missing ({os.path.basename(path)})")
     inp = _open(path, what)
     try:
+        index = _part_index(inp, path, part)
+        if not inp.seek_subimage(index, 0):
+            raise MediaError(f"{what} has no part {part!r}")
         spec = inp.spec()
+        if spec.deep:
+            raise MediaError(f"{what} is a deep image, which segmatte cannot matte; flatten it first")
         full_w, full_h = spec.full_width or spec.width, spec.full_height or spec.height
         if (full_w, full_h) != (width, height):
             raise MediaError(f"{what} is {full_w}×{full_h} but the sequence is {width}×{height}")
@@ -270,9 +314,9 @@ def read_raw(path: str, width: int, height: int, *, what: str, linear: bool = Fa
         windowed = (spec.x, spec.y, spec.width, spec.height) != (
             spec.full_x, spec.full_y, full_w, full_h)
         if windowed:
-            data = _read_display_window(path, spec, nch, native)
+            data = _read_display_window(path, spec, nch, native, index)
         else:
-            data = inp.read_image(0, 0, 0, nch, native)
+            data = inp.read_image(index, 0, 0, nch, native)
     finally:
         inp.close()
     if data is None or not isinstance(data, np.ndarray):
@@ -283,8 +327,9 @@ def read_raw(path: str, width: int, height: int, *, what: str, linear: bool = Fa
     return np.ascontiguousarray(data)
 
 
-def _read_display_window(path: str, spec: oiio.ImageSpec, nch: int, fmt: oiio.TypeDesc) -> np.ndarray:
-    buf = oiio.ImageBuf(path)
+def _read_display_window(path: str, spec: oiio.ImageSpec, nch: int, fmt: oiio.TypeDesc,
+                         subimage: int = 0) -> np.ndarray:
+    buf = oiio.ImageBuf(path, subimage, 0)
     full = oiio.ROI(spec.full_x, spec.full_x + spec.full_width, spec.full_y,
                     spec.full_y + spec.full_height, 0, 1, 0, nch)
     cut = oiio.ImageBufAlgo.crop(buf, full)
