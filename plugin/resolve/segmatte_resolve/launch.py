@@ -96,7 +96,7 @@ def resolve_main(g: dict) -> int:
     """Workspace > Scripts > Utility: the clip under the playhead."""
     from .targets import ResolveTarget
 
-    return _open(g, lambda: ResolveTarget(_resolve(g)), "resolve")
+    return _open(g, lambda: ResolveTarget(_resolve(g), _fusion(g)), "resolve")
 
 
 def fusion_main(g: dict) -> int:
@@ -111,3 +111,16 @@ def fusion_main(g: dict) -> int:
         return FusionTarget(comp, _resolve(g))
 
     return _open(g, target, "fusion")
+
+
+def diagnose_main(g: dict) -> int:
+    """Workspace > Scripts > segmatte Diagnose: print what this Resolve does with the open points."""
+    locate.add_vendor(SUPPORT_DIR)  # the client's stdlib modules; pyzmq is not needed here
+    from . import diagnose
+
+    lines = diagnose.run(_resolve(g), _fusion(g))
+    for line in lines:
+        print(line)
+    path = diagnose.save(lines)
+    print(f"segmatte Diagnose: the report is also in {path}")
+    return 0
