@@ -910,6 +910,7 @@ class UIManager(Strict):
             if isinstance(props, list):  # ui.VGroup([children])
                 props, children = {}, props
             return Widget(kind, props, children)
+        make.__readme__ = (UI, f"ui.{kind}(props, [children])")
         return make
 
     VGroup = _w("VGroup")

@@ -18,6 +18,7 @@ import fake_resolve as fr
 
 
 def main(args: dict) -> dict:
+    fr.use(fr.Reading(**args.get("reading", {})))
     timeline = fr.Timeline("Edit 1")
     project = fr.Project(timeline)
     resolve = fr.Resolve(project)

@@ -94,16 +94,21 @@ def _open(g: dict, make_target: Any, name: str) -> int:
 
 def resolve_main(g: dict) -> int:
     """Workspace > Scripts > Utility: the clip under the playhead."""
-    from .targets import ResolveTarget
 
-    return _open(g, lambda: ResolveTarget(_resolve(g), _fusion(g)), "resolve")
+    def target() -> Any:
+        from .targets import ResolveTarget  # after ensure_client: it imports segmatte.client
+
+        return ResolveTarget(_resolve(g), _fusion(g))
+
+    return _open(g, target, "resolve")
 
 
 def fusion_main(g: dict) -> int:
     """Fusion page / standalone Fusion, Scripts > Comp: the selected Loader or MediaIn."""
-    from .targets import FusionTarget
 
     def target() -> Any:
+        from .targets import FusionTarget  # after ensure_client: it imports segmatte.client
+
         comp = g.get("comp")
         fu = _fusion(g)
         if comp is None and fu is not None:

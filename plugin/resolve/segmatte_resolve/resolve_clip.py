@@ -125,13 +125,13 @@ def base_candidates(props: dict, source: sources.Source) -> list[int]:
 
 def detect_base(ssf: int, expected: float | None, frames: int | None, count: int,
                 bases: list[int]) -> int | None:
-    """The base under which ``ssf`` is a frame inside the clip, closest to ``expected``."""
-    fits = [b for b in bases if ssf - b >= 0 and (frames is None or ssf - b + count <= frames + 1)]
-    if not fits:
-        return None
-    if expected is None:
-        return fits[-1] if len(fits) > 1 and ssf >= (frames or 0) else fits[0]
-    return min(fits, key=lambda b: (abs(ssf - b - expected), b))
+    """The base under which ``ssf`` is the frame ``expected`` (the left offset in clip
+    frames); without that, the one under which it is a frame inside the clip."""
+    if expected is not None:
+        fits = [b for b in bases if ssf - b >= 0]
+        return min(fits, key=lambda b: (abs(ssf - b - expected), b)) if fits else None
+    fits = [b for b in bases if ssf - b >= 0 and (frames is None or ssf - b + count <= frames)]
+    return fits[0] if fits else None
 
 
 @dataclass
