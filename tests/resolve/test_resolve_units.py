@@ -164,6 +164,57 @@ def test_mixed_rate_item_is_reported_and_counted_in_source_frames(reading) -> No
                for n in clip.notes)
 
 
+@pytest.mark.parametrize("reading", fr.readings("append_start", "append_end"), ids=str,
+                         indirect=True)
+def test_mixed_rate_matte_track_is_retimed_like_its_source(reading, tmp_path: Path) -> None:
+    """25 mattes of a 25 fps clip on a 24 fps timeline: the matte clip gets the source's FPS,
+    so Resolve retimes it the same way and it covers the item's 24 timeline frames."""
+    from segmatte_resolve import attach
+
+    from segmatte.client.manifest import MatteSequence
+
+    host = Host("/s/gs.[1001-1100].exr", first=1001, frames=100)
+    host.source.props["FPS"] = "25"
+    host.item.scale, host.item.left_offset, host.item.duration = 25 / 24, 50, 24
+    clip = resolve_clip.current_clip(host.resolve)
+    files = {}
+    for n in range(clip.first, clip.last + 1):
+        files[n] = str(tmp_path / f"gs_track.{n:04d}.exr")
+        Path(files[n]).write_bytes(b"")
+    assert attach.attach(clip, [MatteSequence("gs_track", files)], "track") == [
+        "gs_track: on a new track above gs.[1001-1100].exr"]
+    (placed,) = host.timeline.tracks[1]
+    assert (placed.start, placed.duration, placed.left_offset) == (host.item.start, 24, 0)
+    assert placed.media.props["FPS"] == "25"
+
+
+def test_no_reading_fits_leaves_nothing_and_names_what_differed(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    """A Resolve that shortens every placement by one frame: the track is removed again."""
+    from segmatte_resolve import attach
+
+    from segmatte.client.manifest import MatteSequence
+
+    host = Host(str(tmp_path / "c.mov"))
+    clip = resolve_clip.current_clip(host.resolve)
+    files = {n: str(tmp_path / f"c_key.{n:04d}.exr") for n in range(clip.first, clip.last + 1)}
+    for f in files.values():
+        Path(f).write_bytes(b"")
+    real = fr.MediaPool.AppendToTimeline
+
+    def short(self, infos):
+        placed = real(self, infos)
+        for item in placed:
+            item.duration -= 1
+        return placed
+
+    monkeypatch.setattr(fr.MediaPool, "AppendToTimeline", short)
+    with pytest.raises(attach.AttachError, match=r"did not place the matte's 6 frames at 86448 "
+                       r"under any reading .*0-5: lasts 5 frames \(asked 6\)"):
+        attach.attach(clip, [MatteSequence("c_key", files)], "track")
+    assert len(host.timeline.tracks) == 1
+
+
 def test_an_item_past_the_clip_end_is_refused() -> None:
     host = Host("/s/c.mov", frames=FRAMES)
     host.item.left_offset = FRAMES - 2

@@ -25,7 +25,7 @@ from segmatte.client.manifest import MatteSequence
 from segmatte.client.patterns import name_of_file
 
 from . import fusion_nodes
-from .resolve_clip import ClipInfo, _call, _int, base_candidates, clip_properties
+from .resolve_clip import ClipInfo, _call, _fps, _int, base_candidates, clip_properties
 from .sources import Source
 
 BIN = "segmatte"
@@ -59,6 +59,10 @@ APPEND_READINGS = tuple(AppendReading(s, e) for s in ("zero", "file")
 LEARNED: dict[str, Any] = {}
 """What this Resolve turned out to do: ``append`` (an AppendReading), ``mattes``
 ("files" or "range name"), ``source_base``."""
+
+
+def resolve_clip_fps(item: Any) -> float | None:
+    return _fps(clip_properties(item).get("FPS"))
 
 
 def matte_bin(media_pool: Any) -> Any:
@@ -134,28 +138,35 @@ def place_above(clip: ClipInfo, seq: MatteSequence, matte_item: Any) -> tuple[An
     record = clip.record_start + seq.first - clip.first
     count, tolerance = seq.count, 0
     if clip.mixed_rate:  # the matte plays at the source's rate, so Resolve retimes it the same
-        matte_item.SetClipProperty("FPS", f"{clip.clip_fps:.3f}".rstrip("0").rstrip("."))
+        wanted = f"{clip.clip_fps:.3f}".rstrip("0").rstrip(".")
+        matte_item.SetClipProperty("FPS", wanted)
+        now = resolve_clip_fps(matte_item)
+        if now is None or abs(now - clip.clip_fps) > 0.01:  # type: ignore[operator]
+            timeline.DeleteTrack("video", track)
+            raise AttachError(f"Resolve kept the matte clip at {now} fps (asked {wanted}), so it "
+                              "would not line up with the retimed source; use clip matte or fusion")
         record = clip.record_start + int(round((seq.first - clip.first) * clip.rate.fps
                                                / clip.clip_fps))  # type: ignore[operator]
         count, tolerance = int(round(seq.count * clip.rate.fps / clip.clip_fps)), 1  # type: ignore[operator]
     learned = LEARNED.get("append")
     order = ([learned] if learned else []) + [r for r in APPEND_READINGS if r != learned]
     tried = []
-    for reading in order:
-        start, end = reading.frames(seq.first, seq.count)
-        placed = fusion_nodes.as_list(pool.AppendToTimeline([{
-            "mediaPoolItem": matte_item, "startFrame": start, "endFrame": end,
-            "mediaType": 1, "trackIndex": track, "recordFrame": record}]))
-        if not placed:
-            tried.append(f"{start}-{end}: nothing placed")
-            continue
-        got = read_back(placed[0])
-        differ = placement_differences(got, record, count, bases, tolerance)
-        if not differ:
-            LEARNED["append"] = reading
-            return placed[0], reading
-        tried.append(f"{start}-{end}: " + ", ".join(differ))
-        timeline.DeleteClips(placed, False)
+    for slack in sorted({0, tolerance}):  # exact first; Resolve's rounding of a retime second
+        for reading in order:
+            start, end = reading.frames(seq.first, seq.count)
+            placed = fusion_nodes.as_list(pool.AppendToTimeline([{
+                "mediaPoolItem": matte_item, "startFrame": start, "endFrame": end,
+                "mediaType": 1, "trackIndex": track, "recordFrame": record}]))
+            if not placed:
+                tried.append(f"{start}-{end}: nothing placed")
+                continue
+            got = read_back(placed[0])
+            differ = placement_differences(got, record, count, bases, slack)
+            if not differ:
+                LEARNED["append"] = reading
+                return placed[0], reading
+            tried.append(f"{start}-{end}: " + ", ".join(differ))
+            timeline.DeleteClips(placed, False)
     timeline.DeleteTrack("video", track)
     raise AttachError(f"Resolve did not place the matte's {seq.count} frames at {record} under any "
                       "reading of AppendToTimeline (asked " + "; ".join(tried) + "); the track "
