@@ -112,3 +112,41 @@ def test_prompts_on_two_frames_preview_run_and_correct(reading: fr.Reading, gree
     # the window closed: its preview Loader went with it
     assert all(t.name != "segmatte_preview" for c in host.item.comps for t in c.tools)
     assert os.path.isfile(out / "green_track.manifest.json")
+
+
+def test_fusion_comp_script_previews_in_a_loader_at_the_prompt_frames_comp_time(
+        green_clip: str, track_server, scripts: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Standalone Fusion: the selected Loader shows source frames 5..10 at comp times
+    105..110; a preview of the frame under CurrentTime 107 lands at comp time 107."""
+    monkeypatch.setenv("SEGMATTE_CONFIG_DIR", str(track_server.config_dir))
+    monkeypatch.setenv("SEGMATTE_DATA_DIR", str(track_server.data_dir))
+    comp = fr.Comp(render=(105, 110))
+    src = comp._add("Loader")
+    src.inputs.update({"Clip": green_clip, "GlobalIn": 100, "GlobalOut": 111,
+                       "ClipTimeStart": 0, "ClipTimeEnd": 11})
+    src.attrs.update({"TOOLIT_Clip_Width": {1: 64}, "TOOLIT_Clip_Height": {1: 48}})
+    src.selected = True
+    comp.CurrentTime = 107
+    seen: dict = {}
+
+    def play(win: fr.Window):
+        items = win.GetItems()
+        while "track" not in items["engine"].items:
+            yield
+        items["engine"].CurrentText = "track"
+        items["prompts"].PlainText = "+ 32 24"
+        win.click("preview")  # typed text goes on the frame under CurrentTime
+        yield from wait_for(items, "ready")
+        seen["status"] = items["status"].Text
+        seen["keys"] = list(items["keys"].items)
+        seen["loader"] = next((dict(t.inputs) for t in comp.tools
+                               if t.name == "segmatte_preview"), None)
+        win.close()
+
+    Host(green_clip).run(scripts / "Comp" / LAUNCHER, play, comp=comp, with_resolve=False)
+    assert seen["status"].startswith("preview of frame 7 ready"), seen
+    assert seen["keys"] == ["frame 7: 1 point"]
+    assert seen["loader"]["Clip"].endswith("preview_object.0007.exr")
+    assert (seen["loader"]["GlobalIn"], seen["loader"]["GlobalOut"]) == (107, 107)
+    assert [t.name for t in comp.tools] == ["Loader1"]  # the preview went with the window

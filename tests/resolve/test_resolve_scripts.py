@@ -215,6 +215,16 @@ def test_bad_prompt_is_refused_in_the_panel(host: Host, scripts: Path) -> None:
         win.click("go")
         seen["options"] = items["status"].Text
         items["options"].Text = ""
+        items["engine"].CurrentText = "key"
+        win.click("preview")
+        seen["preview"] = items["status"].Text
+        win.click("add")
+        seen["add_empty"] = items["status"].Text
+        items["prompts"].PlainText = "+ 1 1\nbox 9 9 2 2"
+        win.click("add")
+        seen["add_bad"] = items["status"].Text
+        seen["keys"] = list(items["keys"].items)
+        items["prompts"].PlainText = ""
         if "track" in items["engine"].items:  # a prompted engine without a prompt
             items["engine"].CurrentText = "track"
             win.click("go")
@@ -225,6 +235,9 @@ def test_bad_prompt_is_refused_in_the_panel(host: Host, scripts: Path) -> None:
     host.run(scripts / "Utility" / LAUNCHER, play)
     assert seen["status"] == f"line 2: (500, 40) is outside the {W}x{H} frame"
     assert seen["options"].startswith("options must be JSON")
+    assert seen["preview"].startswith("preview works with the track engine")
+    assert seen["add_empty"] == "type a prompt first (or press Centre of frame)"
+    assert seen["add_bad"].startswith("line 2: a box needs x1 > x0") and seen["keys"] == []
     assert seen.get("track", "the track engine needs a prompt: a point or a box") == (
         "the track engine needs a prompt: a point or a box")
     assert fr.calls("ImportMedia") == []
