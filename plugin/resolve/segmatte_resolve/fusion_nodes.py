@@ -217,12 +217,19 @@ def main_node(comp: Any) -> tuple[Any, Any]:
         return out, None
 
 
+def connect(tool: Any, input_id: str, source: Any) -> None:
+    """``tool.ConnectInput`` (Fusion guide: returns whether it connected); FusionError if not."""
+    if tool.ConnectInput(input_id, source) is False:
+        raise FusionError(f"Fusion would not connect {tool_name(source)} to "
+                          f"{tool_name(tool)}.{input_id}")
+
+
 def matte_control(comp: Any, image: Any, loader: Any) -> Any:
     """MatteControl: the picture as Background, the matte as an inverted garbage matte,
     i.e. the picture's alpha becomes the matte (a cut-out)."""
     mc = comp.AddTool("MatteControl", -32768, -32768)
-    mc.ConnectInput("Background", image)
-    mc.ConnectInput("GarbageMatte", loader)
+    connect(mc, "Background", image)
+    connect(mc, "GarbageMatte", loader)
     mc.SetInput("InvertGarbageMatte", 1)
     return mc
 
@@ -238,11 +245,14 @@ def wire_matte(comp: Any, loader: Any, image: Any | None = None) -> str:
     out, main = main_node(comp)
     if image is None or (main is not None and main is image):
         if main is not None and reg_id(main) not in PASS_THROUGH:
-            main.ConnectInput("EffectMask", loader)
+            connect(main, "EffectMask", loader)
             return f"{tool_name(loader)} is the effect mask of {tool_name(main)}"
         if main is not None and out is not None:
             mc = matte_control(comp, main, loader)
-            out.ConnectInput("Input", mc)
+            connect(out, "Input", mc)
+            if main_node(comp)[1] is not mc:  # read back what feeds MediaOut now
+                raise FusionError(f"{tool_name(out)} is not fed by {tool_name(mc)} after "
+                                  "connecting it; connect the matte by hand")
             return f"{tool_name(mc)} cuts {tool_name(main)} out with {tool_name(loader)}"
         if image is None:
             raise FusionError("the comp has no MediaOut fed by a node; connect the matte by hand")
