@@ -162,6 +162,18 @@ def test_mixed_rate_item_is_reported_and_counted_in_source_frames(reading) -> No
     assert clip.source_base == (1001 if reading.source_base == "clip" else 0)
     assert any("mixed rates: the clip runs at 25.000 fps on a 24 fps timeline" in n
                for n in clip.notes)
+    assert not any("frames off the left offset" in n for n in clip.notes)
+
+
+def test_mixed_rate_source_start_one_frame_low_is_said(monkeypatch) -> None:
+    host = Host("/s/gs.[1001-1100].exr", first=1001, frames=100)
+    host.source.props["FPS"] = "25"
+    host.item.scale, host.item.left_offset, host.item.duration = 25 / 24, 50, 24
+    real = fr.TimelineItem.GetSourceStartFrame
+    monkeypatch.setattr(fr.TimelineItem, "GetSourceStartFrame", lambda self: real(self) - 1)
+    clip = resolve_clip.current_clip(host.resolve)
+    assert clip.first == 1050
+    assert any("GetSourceStartFrame (49) is -1.0 frames off" in n for n in clip.notes), clip.notes
 
 
 @pytest.mark.parametrize("reading", fr.readings("append_start", "append_end"), ids=str,

@@ -172,6 +172,11 @@ def source_span(item: Any, props: dict, source: sources.Source, rate: rates.Rate
                             "source frames the item shows")
     if mixed and ssf is not None:
         rel = ssf - base  # type: ignore[operator]
+        if expected is not None and abs(rel - expected) >= 1:
+            notes.append(f"GetSourceStartFrame ({ssf}) is {rel - expected:+.1f} frames off the "
+                         f"left offset at the clip's rate ({expected:.1f}); Resolve is reported "
+                         "to give it one frame low on mixed-rate timelines — check the first "
+                         "matte frame")
     elif left is not None:
         rel = left
         if ssf is not None and ssf - base != left:  # type: ignore[operator]
