@@ -4,6 +4,7 @@ What goes where (``<Scripts>`` is the per-OS user folder from Blackmagic's
 README, see :func:`scripts_dir`)::
 
     <Scripts>/Utility/segmatte Matte.py        Workspace > Scripts (Resolve)
+    <Scripts>/Utility/segmatte Diagnose.py     Workspace > Scripts: what this Resolve does
     <Scripts>/Comp/segmatte Matte.py           Fusion page / Fusion: Scripts menu
     <Scripts>/segmatte_support/                not a menu folder: shared code
         segmatte_resolve/*.py                  the panel, spec, attach (stdlib only)
@@ -31,6 +32,7 @@ SUPPORT = "segmatte_support"
 RECORD = "install-record.json"
 PATHS_FILE = "segmatte_paths.json"
 LAUNCHER = "segmatte Matte.py"
+DIAGNOSE = "segmatte Diagnose.py"
 MENUS = ("Utility", "Comp")
 OSES = ("windows", "macos", "linux")
 PLACEHOLDER = "SUPPORT_DIR = None  # the installer writes the absolute support folder here"
@@ -100,11 +102,12 @@ def planned_files(scripts: Path) -> dict[str, bytes]:
     support = scripts / SUPPORT
     files: dict[str, bytes] = {}
     for menu in MENUS:
-        text = (root / menu / LAUNCHER).read_text(encoding="utf-8")
-        if PLACEHOLDER not in text:
-            raise InstallError(f"{menu}/{LAUNCHER} lacks its SUPPORT_DIR line")
-        text = text.replace(PLACEHOLDER, f"SUPPORT_DIR = {str(support)!r}")
-        files[f"{menu}/{LAUNCHER}"] = text.encode("utf-8")
+        for script in sorted((root / menu).glob("*.py")):  # the menu entries (launchers)
+            text = script.read_text(encoding="utf-8")
+            if PLACEHOLDER not in text:
+                raise InstallError(f"{menu}/{script.name} lacks its SUPPORT_DIR line")
+            text = text.replace(PLACEHOLDER, f"SUPPORT_DIR = {str(support)!r}")
+            files[f"{menu}/{script.name}"] = text.encode("utf-8")
     for src in sorted((root / "segmatte_resolve").glob("*.py")):
         files[f"{SUPPORT}/segmatte_resolve/{src.name}"] = src.read_bytes()
     for src in sorted(_client_dir().glob("*.py")):

@@ -1,87 +1,34 @@
-"""A fake DaVinci Resolve / Fusion scripting API, for running the real scripts without Resolve.
+"""A strict, plural fake of DaVinci Resolve's and Fusion's scripting API.
 
-Built strictly from the documented API: Blackmagic's scripting README
-(``Developer/Scripting/README.txt`` in a Resolve install; its facts for this
-project are in ../shared/HOSTS.md) for the Resolve objects, and the Fusion
-Scripting Guide / UIManager examples for the comp and UI objects. Nothing is
-here that the scripts do not call, and every method keeps the documented
-signature and return shape. The README wording each one relies on:
+**Strict.** Every method here follows one documented call and says where it is
+documented (``@readme(section, what it says)``): Blackmagic's scripting README
+(``Developer/Scripting/README.txt``, "Basic Resolve API"; facts in
+/work/shared/HOSTS.md) for the Resolve objects, the Fusion Scripting Guide for
+comps and tools, and the UIManager examples for the window. Any other
+attribute raises :class:`Undocumented`, and so do documented calls used
+outside what the README allows (``GetCurrentTimecode`` off the Cut, Edit,
+Color, Fairlight and Deliver pages; ``GetFusionCompByIndex(i)`` beyond
+``GetFusionCompCount()``).
 
-Resolve (README, "Basic Resolve API")
-- ``app.GetResolve()`` / ``fu.GetResolve()`` / ``scriptapp("Resolve")``: the entry points.
-- ``Resolve.GetProjectManager()`` "Returns the ProjectManager object";
-  ``Resolve.GetMediaStorage()`` "Returns the MediaStorage object".
-- ``ProjectManager.GetCurrentProject()`` "Returns the currently loaded Resolve project".
-- ``Project.GetMediaPool()`` "Returns the Media Pool object"; ``GetCurrentTimeline()``
-  "Returns the currently loaded timeline".
-- ``MediaPool.GetRootFolder()`` "Returns root Folder of Media Pool";
-  ``AddSubFolder(folder, name)`` "Adds new subfolder under specified Folder object with the
-  given name"; ``SetCurrentFolder(Folder)`` "Sets current folder by given Folder";
-  ``GetCurrentFolder()`` "Returns currently selected Folder";
-  ``ImportMedia([{clipInfo}])`` "Imports file path(s) into current Media Pool folder as
-  specified in list of clipInfo dict. Returns a list of the MediaPoolItems created. Each
-  clipInfo gets imported as one MediaPoolItem ... ImportMedia([{"FilePath":"file_%03d.dpx",
-  "StartIndex":1, "EndIndex":100}]) would import clip "file_[001-100].dpx"";
-  ``AppendToTimeline([{clipInfo}, ...])`` "Appends list of clipInfos specified as dict of
-  "mediaPoolItem", "startFrame" (int), "endFrame" (int), (optional) "mediaType" (int; 1 -
-  Video only, 2 - Audio only), "trackIndex" (int) and "recordFrame" (int). Returns the list
-  of appended timelineItems."
-- ``Folder.GetName()`` "Returns the media folder name"; ``GetSubFolderList()`` "Returns a
-  list of subfolders in the folder"; ``GetClipList()`` "Returns a list of clips (items)
-  within the folder".
-- ``MediaPoolItem.GetName()``; ``GetClipProperty(propertyName=None)`` "Returns the property
-  value for the key 'propertyName'. If no argument is specified, a dict of all clip
-  properties is returned." (keys used: "File Path", "Resolution" — the latter's
-  "WxH" text shape is not stated; the scripts parse it defensively).
-- ``Timeline.GetCurrentVideoItem()`` "Returns the current video timeline item";
-  ``AddTrack(trackType, optionalSubTrackType)`` "Adds track of trackType ... Returns True
-  if successful"; ``GetTrackCount(trackType)`` "Returns the number of tracks for the given
-  track type"; ``GetItemListInTrack(trackType, index)`` "Returns a list of timeline items
-  on that track"; ``GetSetting(settingName)`` "Returns value of timeline setting";
-  ``GetCurrentTimecode()`` "Returns a string timecode representation for the current
-  playhead position"; ``GetStartTimecode()`` "Returns the start timecode for the
-  timeline"; ``GetStartFrame()`` "Returns the frame number at the start of timeline".
-- ``TimelineItem.GetName()``; ``GetStart()`` / ``GetEnd()`` "Returns the start/end frame
-  position on the timeline"; ``GetDuration()`` "Returns the item duration";
-  ``GetLeftOffset()`` / ``GetRightOffset()`` "Returns the maximum extension by frame for
-  clip from left/right side"; ``GetSourceStartFrame()`` / ``GetSourceEndFrame()``
-  "Returns the start/end frame position of the media pool clip in the timeline clip"
-  (whether a sequence counts from its first file number is not stated: the scripts
-  accept both; this fake counts from 0); ``GetTrackTypeAndIndex()`` "Returns a list of
-  two values that correspond to the TimelineItem's trackType (string) and trackIndex
-  (int)"; ``GetMediaPoolItem()`` "Returns the media pool item corresponding to the
-  timeline item if one exists"; ``GetFusionCompCount()``; ``GetFusionCompByIndex(compIndex)``
-  "Returns the Fusion composition object based on given index. 1 <= compIndex <=
-  timelineItem.GetFusionCompCount()"; ``AddFusionComp()`` "Adds a new Fusion composition
-  associated with timeline item".
-- ``MediaStorage.AddClipMattesToMediaPool(MediaPoolItem, [paths], stereoEye)`` "Adds
-  specified media files as mattes for the specified MediaPoolItem. StereoEye is an
-  optional argument for specifying which eye to add the matte to for stereo clips
-  ("left" or "right"). Returns True if successful."
+**Plural.** Where the README is silent, :class:`Reading` holds one plausible
+answer per open question and the fake behaves by the current :data:`READING`:
 
-Fusion (Fusion Scripting Guide; HOSTS.md names AddTool, Clip, GlobalIn/Out,
-ClipTimeStart/End, ConnectInput("EffectMask", tool), MatteControl)
-- ``Composition.AddTool(id, [xpos], [ypos])`` returns the new tool;
-  ``FindTool(name)`` returns the tool or None; ``GetToolList([selected], [regid])``
-  returns a table (a dict keyed 1..n in Python); ``GetAttrs()`` (``COMPN_RenderStart``,
-  ``COMPN_RenderEnd``); ``CurrentTime``; ``Lock()``/``Unlock()``; ``StartUndo(name)`` /
-  ``EndUndo(keep)``; ``fusion.GetCurrentComp()``.
-- ``Tool.GetAttrs()`` (``TOOLS_RegID``, ``TOOLS_Name``, Loader ``TOOLST_Clip_Name`` and
-  ``TOOLIT_Clip_Width/Height`` as tables keyed by clip index); ``GetInput(id, [time])``;
-  ``SetInput(id, value, [time])``; ``ConnectInput(id, tool)``; ``FindMainInput(index)``;
-  ``Input.GetConnectedOutput()``; ``Output.GetTool()``.
-- UIManager: ``fu.UIManager``; ``bmd.UIDispatcher(ui)``; ``disp.AddWindow(props, child)``;
-  ``ui.VGroup/HGroup([children])``, ``ui.Label/Button/ComboBox/LineEdit/TextEdit(props)``;
-  ``ui.Timer({"ID", "Interval"})`` with ``Start()``/``Stop()`` firing ``disp.On.Timeout``;
-  ``win.GetItems()``, ``win.On.<ID>.<Event> = handler``, ``win.Show()/Hide()``,
-  ``disp.RunLoop()/ExitLoop()``; widget properties ``Text``, ``PlainText``, ``Enabled``,
-  ``CurrentText``, ``CurrentIndex``; ``ComboBox.AddItem(text)``/``Clear()``; events
-  ``Clicked``, ``Close``, ``CurrentIndexChanged``. There is no documented progress-bar
-  widget, so the scripts draw progress as text in a Label.
+- ``append_start``: AppendToTimeline's startFrame/endFrame count from 0 (the
+  clip's first frame) or from the clip's first file number ("Start").
+- ``append_end``: endFrame is inclusive or exclusive.
+- ``source_base``: GetSourceStartFrame counts from 0 or from the clip's "Start".
+- ``mattes``: AddClipMattesToMediaPool with N frame files makes one matte
+  ("one"), or N still mattes while one ``name.[a-b].ext`` path makes one
+  sequence matte ("stills"), or N stills and refuses ``[a-b]`` ("stills_only").
+- ``comps``: a timeline item starts with no Fusion comp ("none") or with one
+  (Resolve makes one when the item is opened on the Fusion page: "one").
 
-Every call is appended to ``Calls`` (object kind, method, args) for the tests to
-assert on; the fake refuses what Resolve would (ImportMedia of files that are not
-on disk, AppendToTimeline to a track that does not exist).
+Tests run the scripts under every reading and expect the right result under
+each: the scripts must read back what Resolve did and correct, or stop with a
+clear message. Facts the fake keeps for the tests (track contents, mattes) are
+plain attributes; the scripts only see the documented calls.
+
+Every call is appended to ``CALLS`` (object kind, method, args).
 """
 
 from __future__ import annotations
@@ -89,9 +36,67 @@ from __future__ import annotations
 import os
 import re
 import time
+from dataclasses import dataclass, replace
+from itertools import product
 from typing import Any
 
 CALLS: list[tuple[str, str, tuple]] = []
+README = "README"
+GUIDE = "Fusion Scripting Guide"
+UI = "UIManager examples"
+
+
+class Undocumented(AssertionError):
+    """The scripts made a call the documentation does not have (or outside what it allows)."""
+
+
+def readme(section: str, says: str):
+    """Mark a fake method with the documented call it follows (a test checks every one has it)."""
+
+    def mark(fn):
+        fn.__readme__ = (section, says)
+        return fn
+
+    return mark
+
+
+class Strict:
+    """Anything not defined here is not documented: raise, never guess."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise Undocumented(f"{type(self).__name__}.{name} is not a documented call")
+
+
+@dataclass(frozen=True)
+class Reading:
+    append_start: str = "zero"
+    append_end: str = "inclusive"
+    source_base: str = "zero"
+    mattes: str = "one"
+    comps: str = "none"
+
+    def __str__(self) -> str:
+        return (f"start-{self.append_start}/end-{self.append_end}/ssf-{self.source_base}/"
+                f"mattes-{self.mattes}/comps-{self.comps}")
+
+
+AXES = {"append_start": ("zero", "file"), "append_end": ("inclusive", "exclusive"),
+        "source_base": ("zero", "clip"), "mattes": ("one", "stills", "stills_only"),
+        "comps": ("none", "one")}
+READING = Reading()
+
+
+def readings(*axes: str) -> list[Reading]:
+    """Every combination of the named axes (the others at their first value)."""
+    return [replace(Reading(), **dict(zip(axes, values, strict=True)))
+            for values in product(*(AXES[a] for a in axes))]
+
+
+def use(reading: Reading) -> None:
+    global READING
+    READING = reading
 
 
 def record(kind: str, method: str, *args: Any) -> None:
@@ -108,98 +113,191 @@ def _table(items: list) -> dict:
     return {i + 1: v for i, v in enumerate(items)}
 
 
+# --- timecode (the fake's own counting: labels enumerated minute by minute) ----
+
+
+def _rate(text: str) -> tuple[float, int, bool]:
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(DF)?\s*$", text)
+    assert m, text
+    fps = float(m.group(1))
+    return fps, int(round(fps)), bool(m.group(2))
+
+
+def _label(frames: int, nominal: int, drop: bool) -> str:
+    """The timecode label of the ``frames``-th frame since 00:00:00:00."""
+    skipped = nominal // 15 if drop else 0
+    minute = 0
+    while True:
+        in_minute = nominal * 60 - (skipped if minute % 10 else 0)
+        if frames < in_minute:
+            break
+        frames -= in_minute
+        minute += 1
+    if minute % 10:
+        frames += skipped  # labels 0..skipped-1 of this minute do not exist
+    h, mi = divmod(minute, 60)
+    s, f = divmod(frames, nominal)
+    return f"{h:02d}:{mi:02d}:{s:02d}{';' if drop else ':'}{f:02d}"
+
+
 # --- Resolve ------------------------------------------------------------------
 
+TIMECODE_PAGES = ("cut", "edit", "color", "fairlight", "deliver")
+_RANGE = re.compile(r"\[(\d+)-(\d+)\]")
 
-class MediaPoolItem:
+
+class MediaPoolItem(Strict):
     def __init__(self, name: str, props: dict[str, Any]) -> None:
         self._name, self.props = name, dict(props)
         self.mattes: list[str] = []
 
+    @readme(README, "MediaPoolItem.GetName() Returns the clip name.")
     def GetName(self) -> str:
         record("MediaPoolItem", "GetName")
         return self._name
 
+    @readme(README, "GetClipProperty(propertyName=None) Returns the property value for the key "
+                    "'propertyName'. If no argument is specified, a dict of all clip properties "
+                    "is returned.")
     def GetClipProperty(self, propertyName: str | None = None) -> Any:
         record("MediaPoolItem", "GetClipProperty", propertyName)
         if propertyName is None:
-            return dict(self.props)
-        return self.props.get(propertyName, "")
+            return {k: str(v) for k, v in self.props.items()}
+        return str(self.props.get(propertyName, ""))
+
+    @readme(README, "SetClipProperty(propertyName, propertyValue) Sets the given property to "
+                    "propertyValue (string).")
+    def SetClipProperty(self, propertyName: str, propertyValue: str) -> bool:
+        record("MediaPoolItem", "SetClipProperty", propertyName, propertyValue)
+        self.props[propertyName] = str(propertyValue)
+        return True
+
+    @property
+    def first_number(self) -> int:
+        return int(self.props.get("Start", 0))
+
+    @property
+    def frames(self) -> int:
+        return int(self.props["Frames"])
+
+    @property
+    def fps(self) -> float | None:
+        return float(self.props["FPS"]) if self.props.get("FPS") else None
 
 
-class Folder:
+class Folder(Strict):
     def __init__(self, name: str) -> None:
         self.name, self.subfolders, self.clips = name, [], []
 
+    @readme(README, "Folder.GetName() Returns the media folder name.")
     def GetName(self) -> str:
         record("Folder", "GetName")
         return self.name
 
+    @readme(README, "Folder.GetSubFolderList() Returns a list of subfolders in the folder.")
     def GetSubFolderList(self) -> list:
         record("Folder", "GetSubFolderList")
         return list(self.subfolders)
 
+    @readme(README, "Folder.GetClipList() Returns a list of clips (items) within the folder.")
     def GetClipList(self) -> list:
         record("Folder", "GetClipList")
         return list(self.clips)
 
 
-class TimelineItem:
+class TimelineItem(Strict):
+    """``left_offset``/``count`` are the truth in the clip's own frames (0 = its first)."""
+
     def __init__(self, name: str, media: MediaPoolItem | None, start: int, duration: int,
-                 left_offset: int, track: int, media_frames: int) -> None:
+                 left_offset: int, track: int, media_frames: int, scale: float = 1.0) -> None:
         self.name, self.media = name, media
         self.start, self.duration, self.left_offset, self.track = start, duration, left_offset, track
         self.media_frames = media_frames
-        self.comps: list[Comp] = []
+        self.scale = scale
+        """Clip fps / timeline fps (1 on a same-rate timeline)."""
+        self.comps: list[Comp] = [Comp.clip_comp(duration)] if READING.comps == "one" else []
 
+    @property
+    def count(self) -> int:
+        """Source frames shown."""
+        return int(round(self.duration * self.scale))
+
+    def _base(self) -> int:
+        if READING.source_base == "clip" and self.media is not None:
+            return self.media.first_number
+        return 0
+
+    @readme(README, "TimelineItem.GetName() Returns the item name.")
     def GetName(self) -> str:
         record("TimelineItem", "GetName")
         return self.name
 
+    @readme(README, "GetStart() Returns the start frame position on the timeline.")
     def GetStart(self) -> int:
         record("TimelineItem", "GetStart")
         return self.start
 
+    @readme(README, "GetEnd() Returns the end frame position on the timeline.")
     def GetEnd(self) -> int:
         record("TimelineItem", "GetEnd")
         return self.start + self.duration
 
+    @readme(README, "GetDuration() Returns the item duration.")
     def GetDuration(self) -> int:
         record("TimelineItem", "GetDuration")
         return self.duration
 
+    @readme(README, "GetLeftOffset() Returns the maximum extension by frame for clip from left side.")
     def GetLeftOffset(self) -> int:
         record("TimelineItem", "GetLeftOffset")
-        return self.left_offset
+        return int(round(self.left_offset / self.scale))
 
+    @readme(README, "GetRightOffset() Returns the maximum extension by frame for clip from right "
+                    "side.")
     def GetRightOffset(self) -> int:
         record("TimelineItem", "GetRightOffset")
-        return self.media_frames - self.left_offset - self.duration
+        return int(round((self.media_frames - self.left_offset - self.count) / self.scale))
 
+    @readme(README, "GetSourceStartFrame() Returns the start frame position of the media pool "
+                    "clip in the timeline clip (base not stated: Reading.source_base).")
     def GetSourceStartFrame(self) -> int:
         record("TimelineItem", "GetSourceStartFrame")
-        return self.left_offset
+        return self._base() + self.left_offset
 
+    @readme(README, "GetSourceEndFrame() Returns the end frame position of the media pool clip in "
+                    "the timeline clip.")
     def GetSourceEndFrame(self) -> int:
         record("TimelineItem", "GetSourceEndFrame")
-        return self.left_offset + self.duration - 1
+        return self._base() + self.left_offset + self.count - 1
 
+    @readme(README, "GetTrackTypeAndIndex() Returns a list of two values that correspond to the "
+                    "TimelineItem's trackType (string) and trackIndex (int).")
     def GetTrackTypeAndIndex(self) -> list:
         record("TimelineItem", "GetTrackTypeAndIndex")
         return ["video", self.track]
 
+    @readme(README, "GetMediaPoolItem() Returns the media pool item corresponding to the timeline "
+                    "item if one exists.")
     def GetMediaPoolItem(self) -> MediaPoolItem | None:
         record("TimelineItem", "GetMediaPoolItem")
         return self.media
 
+    @readme(README, "GetFusionCompCount() Returns number of Fusion compositions associated with "
+                    "the timeline item.")
     def GetFusionCompCount(self) -> int:
         record("TimelineItem", "GetFusionCompCount")
         return len(self.comps)
 
-    def GetFusionCompByIndex(self, compIndex: int) -> Comp | None:
+    @readme(README, "GetFusionCompByIndex(compIndex) Returns the Fusion composition object based "
+                    "on given index. 1 <= compIndex <= timelineItem.GetFusionCompCount()")
+    def GetFusionCompByIndex(self, compIndex: int) -> Comp:
         record("TimelineItem", "GetFusionCompByIndex", compIndex)
-        return self.comps[compIndex - 1] if 1 <= compIndex <= len(self.comps) else None
+        if not 1 <= compIndex <= len(self.comps):
+            raise Undocumented(f"GetFusionCompByIndex({compIndex}) with {len(self.comps)} comps: "
+                               "the README allows 1 <= compIndex <= GetFusionCompCount()")
+        return self.comps[compIndex - 1]
 
+    @readme(README, "AddFusionComp() Adds a new Fusion composition associated with timeline item.")
     def AddFusionComp(self) -> Comp:
         record("TimelineItem", "AddFusionComp")
         comp = Comp.clip_comp(self.duration)
@@ -207,25 +305,33 @@ class TimelineItem:
         return comp
 
 
-class Timeline:
-    def __init__(self, name: str, fps: int = 24, start_frame: int = 86400,
-                 start_tc: str = "01:00:00:00") -> None:
-        self.name, self.fps, self.start_frame, self.start_tc = name, fps, start_frame, start_tc
+class Timeline(Strict):
+    def __init__(self, name: str, fps: Any = 24, start_frame: int = 86400,
+                 start_tc: str | None = None) -> None:
+        self.name, self.rate_text, self.start_frame = name, str(fps), start_frame
+        _, self.nominal, self.drop = _rate(self.rate_text)
+        self.start_tc = start_tc or _label(start_frame, self.nominal, self.drop)
         self.tracks: list[list[TimelineItem]] = [[]]
         self.playhead = start_frame
         self.current: TimelineItem | None = None
+        self.resolve: Resolve | None = None
 
-    def _tc(self, frame: int) -> str:
-        f = frame - self.start_frame + 3600 * self.fps  # start TC is 01:00:00:00
-        s, ff = divmod(f, self.fps)
-        m, ss = divmod(s, 60)
-        h, mm = divmod(m, 60)
-        return f"{h:02d}:{mm:02d}:{ss:02d}:{ff:02d}"
+    @property
+    def fps(self) -> float:
+        return _rate(self.rate_text)[0]
 
+    @readme(README, "Timeline.GetName() Returns the timeline name.")
+    def GetName(self) -> str:
+        record("Timeline", "GetName")
+        return self.name
+
+    @readme(README, "GetCurrentVideoItem() Returns the current video timeline item.")
     def GetCurrentVideoItem(self) -> TimelineItem | None:
         record("Timeline", "GetCurrentVideoItem")
         return self.current
 
+    @readme(README, "AddTrack(trackType, optionalSubTrackType) Adds track of trackType "
+                    "(\"video\", \"subtitle\", \"audio\"). Returns True if successful.")
     def AddTrack(self, trackType: str, optionalSubTrackType: str | None = None) -> bool:
         record("Timeline", "AddTrack", trackType)
         if trackType != "video":
@@ -233,26 +339,57 @@ class Timeline:
         self.tracks.append([])
         return True
 
+    @readme(README, "DeleteTrack(trackType, trackIndex) Deletes track of trackType and index. "
+                    "1 <= trackIndex <= GetTrackCount(trackType).")
+    def DeleteTrack(self, trackType: str, trackIndex: int) -> bool:
+        record("Timeline", "DeleteTrack", trackType, trackIndex)
+        if trackType != "video" or not 1 <= trackIndex <= len(self.tracks):
+            return False
+        del self.tracks[trackIndex - 1]
+        return True
+
+    @readme(README, "DeleteClips([timelineItems], Bool) Deletes specified TimelineItems from the "
+                    "timeline, performing ripple delete if the second argument is True.")
+    def DeleteClips(self, timelineItems: list, ripple: bool = False) -> bool:
+        record("Timeline", "DeleteClips", list(timelineItems), ripple)
+        for track in self.tracks:
+            track[:] = [i for i in track if i not in timelineItems]
+        return True
+
+    @readme(README, "GetTrackCount(trackType) Returns the number of tracks for the given track "
+                    "type (\"audio\", \"video\" or \"subtitle\").")
     def GetTrackCount(self, trackType: str) -> int:
         record("Timeline", "GetTrackCount", trackType)
         return len(self.tracks) if trackType == "video" else 0
 
+    @readme(README, "GetItemListInTrack(trackType, index) Returns a list of timeline items on "
+                    "that track (based on trackType). 1 <= index <= GetTrackCount(trackType).")
     def GetItemListInTrack(self, trackType: str, index: int) -> list:
         record("Timeline", "GetItemListInTrack", trackType, index)
         return list(self.tracks[index - 1]) if trackType == "video" else []
 
-    def GetSetting(self, settingName: str = "") -> Any:
+    @readme(README, "GetSetting(settingName) Returns value of timeline setting (indicated by "
+                    "settingName : string).")
+    def GetSetting(self, settingName: str = "") -> str:
         record("Timeline", "GetSetting", settingName)
-        return str(self.fps) if settingName == "timelineFrameRate" else ""
+        return self.rate_text if settingName == "timelineFrameRate" else ""
 
+    @readme(README, "GetCurrentTimecode() Returns a string timecode representation for the "
+                    "current playhead position, while on Cut, Edit, Color, Fairlight and Deliver "
+                    "pages.")
     def GetCurrentTimecode(self) -> str:
         record("Timeline", "GetCurrentTimecode")
-        return self._tc(self.playhead)
+        page = self.resolve.page if self.resolve else "edit"
+        if page not in TIMECODE_PAGES:
+            raise Undocumented(f"GetCurrentTimecode on the {page} page is not documented")
+        return _label(self.playhead, self.nominal, self.drop)
 
+    @readme(README, "GetStartTimecode() Returns the start timecode for the timeline.")
     def GetStartTimecode(self) -> str:
         record("Timeline", "GetStartTimecode")
         return self.start_tc
 
+    @readme(README, "GetStartFrame() Returns the frame number at the start of timeline.")
     def GetStartFrame(self) -> int:
         record("Timeline", "GetStartFrame")
         return self.start_frame
@@ -261,31 +398,69 @@ class Timeline:
 _PRINTF = re.compile(r"%0(\d+)d")
 
 
-class MediaPool:
-    def __init__(self, timeline: Timeline) -> None:
+def _range_files(path: str) -> list[str] | None:
+    """``/x/m.[0003-0008].exr`` → its existing files, or None."""
+    m = _RANGE.search(os.path.basename(path))
+    if not m:
+        return None
+    width = len(m.group(1))
+    files = [os.path.join(os.path.dirname(path), _RANGE.sub(f"{n:0{width}d}", os.path.basename(path)))
+             for n in range(int(m.group(1)), int(m.group(2)) + 1)]
+    return files if all(os.path.isfile(f) for f in files) else None
+
+
+class MediaPool(Strict):
+    def __init__(self, project: Project) -> None:
         self.root = Folder("Master")
         self.current_folder = self.root
-        self.timeline = timeline
+        self.project = project
 
+    @property
+    def timeline(self) -> Timeline:
+        return self.project.timeline
+
+    @readme(README, "GetRootFolder() Returns root Folder of Media Pool.")
     def GetRootFolder(self) -> Folder:
         record("MediaPool", "GetRootFolder")
         return self.root
 
+    @readme(README, "AddSubFolder(folder, name) Adds new subfolder under specified Folder object "
+                    "with the given name.")
     def AddSubFolder(self, folder: Folder, name: str) -> Folder:
         record("MediaPool", "AddSubFolder", folder, name)
         sub = Folder(name)
         folder.subfolders.append(sub)
         return sub
 
+    @readme(README, "GetCurrentFolder() Returns currently selected Folder.")
     def GetCurrentFolder(self) -> Folder:
         record("MediaPool", "GetCurrentFolder")
         return self.current_folder
 
+    @readme(README, "SetCurrentFolder(Folder) Sets current folder by given Folder.")
     def SetCurrentFolder(self, folder: Folder) -> bool:
         record("MediaPool", "SetCurrentFolder", folder)
         self.current_folder = folder
         return True
 
+    @readme(README, "CreateEmptyTimeline(name) Adds new timeline with given name.")
+    def CreateEmptyTimeline(self, name: str) -> Timeline:
+        record("MediaPool", "CreateEmptyTimeline", name)
+        tl = Timeline(name, self.timeline.rate_text, self.timeline.start_frame)
+        tl.resolve = self.timeline.resolve
+        self.project.timelines.append(tl)
+        return tl
+
+    @readme(README, "DeleteTimelines([timeline]) Deletes specified timelines in the media pool.")
+    def DeleteTimelines(self, timelines: list) -> bool:
+        record("MediaPool", "DeleteTimelines", list(timelines))
+        self.project.timelines = [t for t in self.project.timelines if t not in timelines]
+        return True
+
+    @readme(README, "ImportMedia([{clipInfo}]) Imports file path(s) into current Media Pool folder "
+                    "as specified in list of clipInfo dict. Returns a list of the MediaPoolItems "
+                    "created. ImportMedia([{\"FilePath\":\"file_%03d.dpx\", \"StartIndex\":1, "
+                    "\"EndIndex\":100}]) would import clip \"file_[001-100].dpx\".")
     def ImportMedia(self, items: list) -> list:
         record("MediaPool", "ImportMedia", items)
         made = []
@@ -296,94 +471,152 @@ class MediaPool:
                 return []  # Resolve imports nothing it cannot find
             width = int(m.group(1))
             shown = _PRINTF.sub(f"[{a:0{width}d}-{b:0{width}d}]", pattern)
-            item = MediaPoolItem(os.path.basename(shown),
-                                 {"File Path": shown, "Frames": str(b - a + 1)})
+            item = MediaPoolItem(os.path.basename(shown), {
+                "File Path": shown, "Frames": b - a + 1, "Start": a, "End": b,
+                "FPS": self.timeline.rate_text.split()[0]})
             self.current_folder.clips.append(item)
             made.append(item)
         return made
 
+    @readme(README, "AppendToTimeline([{clipInfo}, ...]) Appends list of clipInfos specified as "
+                    "dict of \"mediaPoolItem\", \"startFrame\" (int), \"endFrame\" (int), "
+                    "(optional) \"mediaType\" (int; 1 - Video only, 2 - Audio only), "
+                    "\"trackIndex\" (int) and \"recordFrame\" (int). Returns the list of appended "
+                    "timelineItems. (Base and end: Reading.append_start / append_end.)")
     def AppendToTimeline(self, clipInfos: list) -> list:
         record("MediaPool", "AppendToTimeline", clipInfos)
+        timeline = self.project.timeline
         placed = []
         for info in clipInfos:
             track = int(info.get("trackIndex", 1))
-            if not 1 <= track <= len(self.timeline.tracks):
+            if not 1 <= track <= len(timeline.tracks):
                 return []
             mpi = info["mediaPoolItem"]
             start, end = int(info["startFrame"]), int(info["endFrame"])
-            item = TimelineItem(mpi._name, mpi, int(info["recordFrame"]), end - start + 1, start,
-                                track, int(mpi.props.get("Frames", end + 1)))
-            self.timeline.tracks[track - 1].append(item)
+            if READING.append_start == "file":
+                start, end = start - mpi.first_number, end - mpi.first_number
+            count = end - start + (1 if READING.append_end == "inclusive" else 0)
+            if start < 0 or count <= 0 or start + count > mpi.frames:
+                return []  # frames the clip does not have
+            scale = (mpi.fps or timeline.fps) / timeline.fps
+            item = TimelineItem(mpi._name, mpi, int(info["recordFrame"]),
+                                int(round(count / scale)), start, track, mpi.frames, scale)
+            timeline.tracks[track - 1].append(item)
             placed.append(item)
         return placed
 
+    @readme(README, "GetClipMatteList(MediaPoolItem) Get mattes for specified MediaPoolItem, as "
+                    "a list of paths to the matte files.")
+    def GetClipMatteList(self, item: MediaPoolItem) -> list:
+        record("MediaPool", "GetClipMatteList", item)
+        return list(item.mattes)
 
-class MediaStorage:
-    def AddClipMattesToMediaPool(self, MediaPoolItem: MediaPoolItem, paths: list,
-                                 stereoEye: str | None = None) -> bool:
-        record("MediaStorage", "AddClipMattesToMediaPool", MediaPoolItem, paths, stereoEye)
-        if not paths or not all(os.path.isfile(p) for p in paths):
-            return False
-        MediaPoolItem.mattes.extend(paths)
+    @readme(README, "DeleteClipMattes(MediaPoolItem, [paths]) Delete mattes based on their file "
+                    "paths, for specified MediaPoolItem. Returns True on success.")
+    def DeleteClipMattes(self, item: MediaPoolItem, paths: list) -> bool:
+        record("MediaPool", "DeleteClipMattes", item, list(paths))
+        item.mattes = [p for p in item.mattes if p not in paths]
         return True
 
 
-class Project:
+class MediaStorage(Strict):
+    @readme(README, "AddClipMattesToMediaPool(MediaPoolItem, [paths], stereoEye) Adds specified "
+                    "media files as mattes for the specified MediaPoolItem. Returns True if "
+                    "successful. (One matte or N stills: Reading.mattes.)")
+    def AddClipMattesToMediaPool(self, MediaPoolItem: MediaPoolItem, paths: list,
+                                 stereoEye: str | None = None) -> bool:
+        record("MediaStorage", "AddClipMattesToMediaPool", MediaPoolItem, list(paths), stereoEye)
+        ranged = [p for p in paths if _RANGE.search(os.path.basename(p))]
+        plain = [p for p in paths if p not in ranged]
+        if not paths or not all(os.path.isfile(p) for p in plain):
+            return False
+        if ranged and (READING.mattes != "stills" or any(_range_files(p) is None for p in ranged)):
+            return False
+        if READING.mattes == "one":
+            MediaPoolItem.mattes.append(paths[0])
+        else:
+            MediaPoolItem.mattes.extend(paths)
+        return True
+
+
+class Project(Strict):
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
-        self.media_pool = MediaPool(timeline)
+        self.timelines = [timeline]
+        self.media_pool = MediaPool(self)
 
+    @readme(README, "Project.GetMediaPool() Returns the Media Pool object.")
     def GetMediaPool(self) -> MediaPool:
         record("Project", "GetMediaPool")
         return self.media_pool
 
+    @readme(README, "GetCurrentTimeline() Returns the currently loaded timeline.")
     def GetCurrentTimeline(self) -> Timeline:
         record("Project", "GetCurrentTimeline")
         return self.timeline
 
+    @readme(README, "SetCurrentTimeline(timeline) Sets given timeline as current timeline for the "
+                    "project. Returns True if successful.")
+    def SetCurrentTimeline(self, timeline: Timeline) -> bool:
+        record("Project", "SetCurrentTimeline", timeline)
+        if timeline not in self.timelines:
+            return False
+        self.timeline = timeline
+        return True
 
-class ProjectManager:
+
+class ProjectManager(Strict):
     def __init__(self, project: Project | None) -> None:
         self.project = project
 
+    @readme(README, "GetCurrentProject() Returns the currently loaded Resolve project.")
     def GetCurrentProject(self) -> Project | None:
         record("ProjectManager", "GetCurrentProject")
         return self.project
 
 
-class Resolve:
-    def __init__(self, project: Project | None) -> None:
+class Resolve(Strict):
+    def __init__(self, project: Project | None, page: str = "edit") -> None:
         self.manager = ProjectManager(project)
         self.storage = MediaStorage()
+        self.page = page
+        if project is not None:
+            project.timeline.resolve = self
 
+    @readme(README, "GetProjectManager() Returns the ProjectManager object.")
     def GetProjectManager(self) -> ProjectManager:
         record("Resolve", "GetProjectManager")
         return self.manager
 
+    @readme(README, "GetMediaStorage() Returns the MediaStorage object.")
     def GetMediaStorage(self) -> MediaStorage:
         record("Resolve", "GetMediaStorage")
         return self.storage
 
+    @readme(README, "GetCurrentPage() Returns the page currently displayed in the main window. "
+                    "Returned value can be one of (\"media\", \"cut\", \"edit\", \"fusion\", "
+                    "\"color\", \"fairlight\", \"deliver\", None).")
+    def GetCurrentPage(self) -> str | None:
+        record("Resolve", "GetCurrentPage")
+        return self.page
 
-class App:
+    @readme(README, "GetVersionString() Returns product version in \"major.minor.patch[.build]\" "
+                    "format.")
+    def GetVersionString(self) -> str:
+        record("Resolve", "GetVersionString")
+        return "20.2.0 (fake)"
+
+
+class App(Strict):
     """The ``app`` global of an in-app script."""
 
     def __init__(self, resolve: Resolve) -> None:
         self.resolve = resolve
 
+    @readme(README, "app.GetResolve(): the Resolve object, in scripts Resolve runs.")
     def GetResolve(self) -> Resolve:
         record("app", "GetResolve")
         return self.resolve
-
-
-class DaVinciResolveScript:
-    """The module external (Studio) scripts import; kept for completeness."""
-
-    def __init__(self, resolve: Resolve) -> None:
-        self.resolve = resolve
-
-    def scriptapp(self, name: str) -> Any:
-        return self.resolve if name == "Resolve" else None
 
 
 # --- Fusion comps -------------------------------------------------------------
@@ -392,26 +625,28 @@ MAIN_INPUT = {"MediaOut": "Input", "Saver": "Input", "MatteControl": "Background
 """Where FindMainInput(1) points; readers have none."""
 
 
-class Output:
+class Output(Strict):
     def __init__(self, tool: Tool) -> None:
         self.tool = tool
 
+    @readme(GUIDE, "Output.GetTool()")
     def GetTool(self) -> Tool:
         record("Output", "GetTool")
         return self.tool
 
 
-class Input:
+class Input(Strict):
     def __init__(self, tool: Tool, name: str) -> None:
         self.tool, self.name = tool, name
 
+    @readme(GUIDE, "Input.GetConnectedOutput()")
     def GetConnectedOutput(self) -> Output | None:
         record("Input", "GetConnectedOutput")
         src = self.tool.links.get(self.name)
         return Output(src) if src is not None else None
 
 
-class Tool:
+class Tool(Strict):
     def __init__(self, comp: Comp, reg_id: str, name: str) -> None:
         self.comp, self.reg_id, self.name = comp, reg_id, name
         self.inputs: dict[str, Any] = {}
@@ -422,6 +657,7 @@ class Tool:
     def __repr__(self) -> str:
         return f"<{self.name}>"
 
+    @readme(GUIDE, "Tool.GetAttrs()")
     def GetAttrs(self) -> dict:
         record("Tool", "GetAttrs")
         attrs = {"TOOLS_RegID": self.reg_id, "TOOLS_Name": self.name, **self.attrs}
@@ -429,10 +665,12 @@ class Tool:
             attrs["TOOLST_Clip_Name"] = _table([self.inputs["Clip"]])
         return attrs
 
+    @readme(GUIDE, "Tool.GetInput(id, time)")
     def GetInput(self, id: str, time: float | None = None) -> Any:
         record("Tool", "GetInput", id)
         return self.inputs.get(id)
 
+    @readme(GUIDE, "Tool.SetInput(id, value, time)")
     def SetInput(self, id: str, value: Any, time: float | None = None) -> None:
         record("Tool", "SetInput", self.name, id, value)
         if self.reg_id == "Loader" and id == "Clip":  # a new clip resets the trims
@@ -440,6 +678,21 @@ class Tool:
                 self.inputs.pop(key, None)
         self.inputs[id] = value
 
+    @readme(GUIDE, "Tool.SetAttrs(attrs)")
+    def SetAttrs(self, attrs: dict) -> bool:
+        record("Tool", "SetAttrs", dict(attrs))
+        if "TOOLS_Name" in attrs:
+            self.name = attrs["TOOLS_Name"]
+        return True
+
+    @readme(GUIDE, "Tool.Delete()")
+    def Delete(self) -> None:
+        record("Tool", "Delete", self.name)
+        self.comp.tools.remove(self)
+        for tool in self.comp.tools:
+            tool.links = {k: v for k, v in tool.links.items() if v is not self}
+
+    @readme(GUIDE, "Tool.ConnectInput(id, tool)")
     def ConnectInput(self, id: str, tool: Tool | None) -> bool:
         record("Tool", "ConnectInput", self.name, id, tool.name if tool else None)
         if tool is None:
@@ -448,13 +701,14 @@ class Tool:
             self.links[id] = tool
         return True
 
+    @readme(GUIDE, "Tool.FindMainInput(index)")
     def FindMainInput(self, index: int) -> Input | None:
         record("Tool", "FindMainInput", index)
         name = MAIN_INPUT.get(self.reg_id, None if self.reg_id in ("Loader", "MediaIn") else "Input")
         return Input(self, name) if name and index == 1 else None
 
 
-class Comp:
+class Comp(Strict):
     def __init__(self, render: tuple[int, int] = (0, 100)) -> None:
         self.tools: list[Tool] = []
         self.render = render
@@ -477,35 +731,43 @@ class Comp:
         self.tools.append(tool)
         return tool
 
+    @readme(GUIDE, "Comp.AddTool(id, xpos, ypos)")
     def AddTool(self, id: str, xpos: int = -32768, ypos: int = -32768) -> Tool:
         record("Comp", "AddTool", id)
         return self._add(id)
 
+    @readme(GUIDE, "Comp.FindTool(name)")
     def FindTool(self, name: str) -> Tool | None:
         record("Comp", "FindTool", name)
         return next((t for t in self.tools if t.name == name), None)
 
+    @readme(GUIDE, "Comp.GetToolList(selected, regid)")
     def GetToolList(self, selected: bool = False, regid: str | None = None) -> dict:
         record("Comp", "GetToolList", selected)
         return _table([t for t in self.tools if (t.selected or not selected)
                        and (regid is None or t.reg_id == regid)])
 
+    @readme(GUIDE, "Comp.GetAttrs()")
     def GetAttrs(self) -> dict:
         record("Comp", "GetAttrs")
         return {"COMPN_RenderStart": float(self.render[0]), "COMPN_RenderEnd": float(self.render[1])}
 
+    @readme(GUIDE, "Comp.Lock()")
     def Lock(self) -> None:
         record("Comp", "Lock")
         self.locked += 1
 
+    @readme(GUIDE, "Comp.Unlock()")
     def Unlock(self) -> None:
         record("Comp", "Unlock")
         self.locked -= 1
 
+    @readme(GUIDE, "Comp.StartUndo(name)")
     def StartUndo(self, name: str) -> None:
         record("Comp", "StartUndo", name)
         self.undo.append(name)
 
+    @readme(GUIDE, "Comp.EndUndo(keep)")
     def EndUndo(self, keep: bool = True) -> None:
         record("Comp", "EndUndo", keep)
 
@@ -513,7 +775,7 @@ class Comp:
 # --- UIManager ----------------------------------------------------------------
 
 
-class Widget:
+class Widget(Strict):
     def __init__(self, kind: str, props: dict | None = None, children: list | None = None) -> None:
         props = dict(props or {})
         self.kind, self.ID = kind, props.pop("ID", None)
@@ -527,10 +789,12 @@ class Widget:
 
     # ComboBox
     @property
+    @readme(UI, "Widget.CurrentIndex()")
     def CurrentIndex(self) -> int:
         return self._index
 
     @CurrentIndex.setter
+    @readme(UI, "Widget.CurrentIndex(value)")
     def CurrentIndex(self, value: int) -> None:
         changed = value != self._index
         self._index = value
@@ -538,18 +802,22 @@ class Widget:
             self.window.fire(self.ID, "CurrentIndexChanged")
 
     @property
+    @readme(UI, "Widget.CurrentText()")
     def CurrentText(self) -> str:
         return self.items[self._index] if 0 <= self._index < len(self.items) else ""
 
     @CurrentText.setter
+    @readme(UI, "Widget.CurrentText(value)")
     def CurrentText(self, value: str) -> None:
         self.CurrentIndex = self.items.index(value)
 
+    @readme(UI, "Widget.AddItem(text)")
     def AddItem(self, text: str) -> None:
         self.items.append(str(text))
         if self._index < 0:
             self.CurrentIndex = 0
 
+    @readme(UI, "Widget.Clear()")
     def Clear(self) -> None:
         self.items = []
         self.CurrentIndex = -1
@@ -577,7 +845,7 @@ class _On:
         self.ids[""].handlers[event] = fn
 
 
-class Window:
+class Window(Strict):
     def __init__(self, props: dict, child: Widget) -> None:
         self.ID = props.get("ID")
         self.props = props
@@ -593,12 +861,15 @@ class Window:
         for c in w.children:
             self._collect(c)
 
+    @readme(UI, "Window.GetItems()")
     def GetItems(self) -> dict:
         return dict(self._items)
 
+    @readme(UI, "Window.Show()")
     def Show(self) -> None:
         self.visible = True
 
+    @readme(UI, "Window.Hide()")
     def Hide(self) -> None:
         self.visible = False
 
@@ -616,19 +887,21 @@ class Window:
         self.fire(self.ID, "Close")
 
 
-class Timer:
+class Timer(Strict):
     def __init__(self, props: dict) -> None:
         self.ID, self.Interval = props.get("ID"), props.get("Interval", 1000)
         self.running = False
 
+    @readme(UI, "Timer.Start()")
     def Start(self) -> None:
         self.running = True
 
+    @readme(UI, "Timer.Stop()")
     def Stop(self) -> None:
         self.running = False
 
 
-class UIManager:
+class UIManager(Strict):
     def __init__(self) -> None:
         self.timers: list[Timer] = []
 
@@ -637,6 +910,7 @@ class UIManager:
             if isinstance(props, list):  # ui.VGroup([children])
                 props, children = {}, props
             return Widget(kind, props, children)
+        make.__readme__ = (UI, f"ui.{kind}(props, [children])")
         return make
 
     VGroup = _w("VGroup")
@@ -647,13 +921,14 @@ class UIManager:
     LineEdit = _w("LineEdit")
     TextEdit = _w("TextEdit")
 
+    @readme(UI, "UIManager.Timer(props)")
     def Timer(self, props: dict) -> Timer:
         timer = Timer(props)
         self.timers.append(timer)
         return timer
 
 
-class UIDispatcher:
+class UIDispatcher(Strict):
     """Runs the loop: fires running timers' ``disp.On.Timeout``, then steps ``driver``.
 
     ``driver(window)`` is a generator the test supplies: it plays the artist
@@ -670,14 +945,17 @@ class UIDispatcher:
         self.windows: list[Window] = []
         self._running = False
 
+    @readme(UI, "UIDispatcher.AddWindow(props, child)")
     def AddWindow(self, props: dict, child: Widget) -> Window:
         win = Window(props, child)
         self.windows.append(win)
         return win
 
+    @readme(UI, "UIDispatcher.ExitLoop()")
     def ExitLoop(self) -> None:
         self._running = False
 
+    @readme(UI, "UIDispatcher.RunLoop()")
     def RunLoop(self) -> None:
         self._running = True
         steps = self.driver(self.windows[-1]) if self.driver else None
@@ -697,29 +975,32 @@ class UIDispatcher:
             time.sleep(0.02)
 
 
-class Fusion:
+class Fusion(Strict):
     """The ``fu`` / ``fusion`` global."""
 
     def __init__(self, resolve: Resolve | None = None, comp: Comp | None = None) -> None:
         self.UIManager = UIManager()
         self.resolve, self.comp = resolve, comp
 
+    @readme(GUIDE, "Fusion.GetResolve()")
     def GetResolve(self) -> Resolve | None:
         record("fusion", "GetResolve")
         return self.resolve
 
+    @readme(GUIDE, "Fusion.GetCurrentComp()")
     def GetCurrentComp(self) -> Comp | None:
         record("fusion", "GetCurrentComp")
         return self.comp
 
 
-class Bmd:
+class Bmd(Strict):
     """The ``bmd`` global (BlackmagicFusion module); ``driver`` plays the artist (tests)."""
 
     def __init__(self, driver: Any = None) -> None:
         self.driver = driver
         self.dispatchers: list[UIDispatcher] = []
 
+    @readme(UI, "Bmd.UIDispatcher(ui)")
     def UIDispatcher(self, ui: UIManager) -> UIDispatcher:
         disp = UIDispatcher(ui)
         disp.driver = self.driver

@@ -18,11 +18,13 @@ import fake_resolve as fr
 
 
 def main(args: dict) -> dict:
+    fr.use(fr.Reading(**args.get("reading", {})))
     timeline = fr.Timeline("Edit 1")
     project = fr.Project(timeline)
     resolve = fr.Resolve(project)
     source = fr.MediaPoolItem(os.path.basename(args["clip"]), {
-        "File Path": args["clip"], "Resolution": f"{args['w']}x{args['h']}"})
+        "File Path": args["clip"], "Resolution": f"{args['w']}x{args['h']}",
+        "Frames": args["frames"], "Start": 0, "End": args["frames"] - 1, "FPS": "24"})
     item = fr.TimelineItem("green.mp4", source, 86400, args["duration"], 0, 1, args["frames"])
     timeline.tracks[0].append(item)
     timeline.current = item

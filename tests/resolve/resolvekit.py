@@ -23,22 +23,34 @@ DURATION = 6
 LAUNCHER = installer.LAUNCHER
 
 
+def clip_props(clip: str, frames: int = FRAMES, fps: str = "24", first: int = 0) -> dict:
+    """What Resolve's GetClipProperty() holds for a clip (the keys the scripts read)."""
+    return {"File Path": clip, "Resolution": f"{W}x{H}", "Frames": frames, "Start": first,
+            "End": first + frames - 1, "FPS": fps}
+
+
 class Host:
     """A small Resolve project: one timeline, the green clip on V1 under the playhead."""
 
-    def __init__(self, clip: str, *, current: bool = True, playhead_offset: int = 2) -> None:
+    def __init__(self, clip: str, *, current: bool = True, playhead_offset: int = 2,
+                 rate: str = "24", page: str = "edit", first: int = 0,
+                 frames: int = FRAMES) -> None:
         fr.CALLS.clear()
-        self.timeline = fr.Timeline("Edit 1")
+        fps = float(rate.split()[0])
+        start = int(round(fps)) * 3600 if "DF" not in rate else 107892
+        record = start + (RECORD_START - 86400)
+        self.timeline = fr.Timeline("Edit 1", rate, start)
         self.project = fr.Project(self.timeline)
-        self.resolve = fr.Resolve(self.project)
-        self.source = fr.MediaPoolItem(os.path.basename(clip), {
-            "File Path": clip, "Resolution": f"{W}x{H}", "Frames": str(FRAMES)})
+        self.resolve = fr.Resolve(self.project, page)
+        self.source = fr.MediaPoolItem(os.path.basename(clip), clip_props(
+            clip, frames, rate.split()[0], first))
         self.project.media_pool.root.clips.append(self.source)
-        self.item = fr.TimelineItem(os.path.basename(clip), self.source, RECORD_START, DURATION,
-                                    LEFT_OFFSET, 1, FRAMES)
+        self.record_start = record
+        self.item = fr.TimelineItem(os.path.basename(clip), self.source, record, DURATION,
+                                    LEFT_OFFSET, 1, frames)
         self.timeline.tracks[0].append(self.item)
         self.timeline.current = self.item if current else None
-        self.timeline.playhead = RECORD_START + playhead_offset
+        self.timeline.playhead = record + playhead_offset
 
     def run(self, script: Path, driver: Any, comp: fr.Comp | None = None,
             with_resolve: bool = True) -> fr.Fusion:
@@ -74,7 +86,8 @@ def artist(settings: dict[str, Any], done: Any, prompts: str = "", centre: bool 
             yield
         play.status = items["status"].Text
         play.progress = items["progress"].Text
+        play.clip = items["clip"].Text
         win.close()
 
-    play.status = ""
+    play.status = play.clip = ""
     return play

@@ -23,9 +23,14 @@ def green_sequence(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_image_sequence_source_keeps_its_file_numbers(green_sequence: Path, resolve_server,
-                                                      scripts: Path, tmp_path: Path) -> None:
-    host = Host(str(green_sequence / "gs.[1001-1012].exr"))
+@pytest.mark.parametrize("reading", fr.readings("source_base", "append_start", "append_end"),
+                         ids=str, indirect=True)
+def test_image_sequence_source_keeps_its_file_numbers(reading: fr.Reading, green_sequence: Path,
+                                                      resolve_server, scripts: Path,
+                                                      tmp_path: Path) -> None:
+    """Under every reading of GetSourceStartFrame's base and AppendToTimeline's frames, the
+    mattes carry the file numbers the item shows and sit frame for frame above it."""
+    host = Host(str(green_sequence / "gs.[1001-1012].exr"), first=1001)
     host.item.left_offset, host.item.duration = 2, 5  # shows files 1003..1007
     out = tmp_path / "m"
     play = artist({"engine": "key", "attach": "track", "folder": str(out)},
@@ -37,6 +42,12 @@ def test_image_sequence_source_keeps_its_file_numbers(green_sequence: Path, reso
     (imported,) = fr.calls("ImportMedia")
     assert imported[0] == [{"FilePath": str(out / "gs_key.%04d.exr"),
                             "StartIndex": 1003, "EndIndex": 1007}]
+    (placed,) = host.timeline.tracks[1]
+    assert (placed.start, placed.duration, placed.left_offset) == (host.item.start, 5, 0)
+    *_, last = fr.calls("AppendToTimeline")
+    base = 1003 if reading.append_start == "file" else 0
+    assert (last[0][0]["startFrame"], last[0][0]["endFrame"]) == (
+        base, base + 4 + (reading.append_end == "exclusive"))
 
 
 def test_cancel_stops_the_job_and_attaches_nothing(green_clip: str, scripts: Path, tmp_path: Path,

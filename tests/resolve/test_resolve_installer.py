@@ -39,6 +39,9 @@ def test_install_reinstall_uninstall(os_name: str, tmp_path: Path,
     assert str(scripts) in capsys.readouterr().out
     launcher = scripts / "Utility" / installer.LAUNCHER
     assert launcher.is_file() and (scripts / "Comp" / installer.LAUNCHER).is_file()
+    diagnose = scripts / "Utility" / installer.DIAGNOSE
+    assert 'ENTRY = "diagnose_main"' in diagnose.read_text()
+    assert f"SUPPORT_DIR = {str(scripts / installer.SUPPORT)!r}" in diagnose.read_text()
     assert f"SUPPORT_DIR = {str(scripts / installer.SUPPORT)!r}" in launcher.read_text()
     support = scripts / installer.SUPPORT
     assert (support / "segmatte_resolve" / "panel.py").is_file()

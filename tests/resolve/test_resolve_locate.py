@@ -30,15 +30,17 @@ def test_bare_python_finds_pyzmq_and_the_vendored_client(green_clip: str, resolv
     env = {**os.environ, "PYTHONPATH": ""}
     got = run_host(scripts / "Utility" / LAUNCHER,
                    {"clip": green_clip, "w": 64, "h": 48, "frames": 12, "duration": 4,
-                    "folder": str(tmp_path / "m")}, env)
+                    "folder": str(tmp_path / "m"),
+                    "reading": {"append_start": "file", "append_end": "exclusive"}}, env)
     assert "on a new track" in got["status"], got
     assert got["client"].startswith(str(scripts / installer.SUPPORT / "vendor")), got
     notes = json.loads((scripts / installer.SUPPORT / installer.PATHS_FILE).read_text())
     assert any(got["zmq"].startswith(p) for p in notes["site_packages"]), got
     assert got["import"] == [[[{"FilePath": str(tmp_path / "m" / "green_key.%04d.exr"),
                                 "StartIndex": 0, "EndIndex": 3}]]]
-    assert got["append"] == [[{"startFrame": 0, "endFrame": 3, "mediaType": 1,
-                               "trackIndex": 2, "recordFrame": 86400}]]
+    # the first reading tried (0-3, inclusive) placed 3 frames; read back, undone, corrected
+    assert got["append"][-1] == [{"startFrame": 0, "endFrame": 4, "mediaType": 1,
+                                  "trackIndex": 2, "recordFrame": 86400}]
 
 
 def test_without_pyzmq_anywhere_the_artist_is_told_what_to_do(green_clip: str, resolve_server,

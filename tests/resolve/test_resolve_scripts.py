@@ -2,7 +2,10 @@
 
 Each test plays the artist through the UIManager fake (pick, type, Go, wait,
 close), lets a real ``segmatte serve`` write real EXR mattes with the key
-engine, and checks what the scripts asked Resolve/Fusion to do with them.
+engine, and checks what the scripts asked Resolve/Fusion to do with them —
+under every reading of the README's open points that the test's calls touch
+(``reading`` is parametrised over fake_resolve.Reading): the result must be
+right under each, by reading back and correcting, or a clear stop.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ def finished(*words: str):
     return lambda status: any(w in status for w in (*words, "failed", "cancelled"))
 
 
+def seen_frame(play) -> int:
+    """The playhead frame the window showed ("... the playhead is on frame N")."""
+    return int(play.clip.split("the playhead is on frame ")[1].split(".")[0].split()[0])
+
+
 def matte_files(folder: Path, stem: str) -> list[Path]:
     return sorted(folder.glob(f"{stem}.*.exr"))
 
@@ -30,8 +38,15 @@ def host(green_clip: str, resolve_server) -> Host:
     return Host(green_clip)
 
 
-def test_track_above_imports_the_sequence_and_lines_it_up(host: Host, scripts: Path,
-                                                          tmp_path: Path) -> None:
+APPEND = fr.readings("append_start", "append_end")
+ASKED = {("zero", "inclusive"): (0, DURATION - 1), ("zero", "exclusive"): (0, DURATION),
+         ("file", "inclusive"): (FIRST, LAST), ("file", "exclusive"): (FIRST, LAST + 1)}
+"""What AppendToTimeline must be asked, under each reading, for the whole matte."""
+
+
+@pytest.mark.parametrize("reading", APPEND, ids=str, indirect=True)
+def test_track_above_imports_the_sequence_and_lines_it_up(reading: fr.Reading, host: Host,
+                                                          scripts: Path, tmp_path: Path) -> None:
     out = tmp_path / "mattes"
     play = artist({"engine": "key", "attach": "track", "folder": str(out)},
                   finished("new track"))
@@ -49,31 +64,44 @@ def test_track_above_imports_the_sequence_and_lines_it_up(host: Host, scripts: P
     assert matte_item.props["File Path"] == str(out / f"green_key.[{FIRST:04d}-{LAST:04d}].exr")
     assert host.project.media_pool.current_folder is host.project.media_pool.root  # restored
     assert fr.calls("AddTrack") == [("video",)]
-    (appended,) = fr.calls("AppendToTimeline")
-    assert appended[0] == [{"mediaPoolItem": matte_item, "startFrame": 0,
-                            "endFrame": DURATION - 1, "mediaType": 1, "trackIndex": 2,
+    *_, appended = fr.calls("AppendToTimeline")  # the reading that fitted comes last
+    start, end = ASKED[(reading.append_start, reading.append_end)]
+    assert appended[0] == [{"mediaPoolItem": matte_item, "startFrame": start,
+                            "endFrame": end, "mediaType": 1, "trackIndex": 2,
                             "recordFrame": RECORD_START}]
-    (placed,) = host.timeline.tracks[1]
-    assert (placed.start, placed.duration) == (RECORD_START, DURATION)
+    assert len(host.timeline.tracks) == 2
+    (placed,) = host.timeline.tracks[1]  # the wrong tries were deleted again
+    assert (placed.start, placed.duration, placed.left_offset) == (RECORD_START, DURATION, 0)
     assert play.progress.endswith(f"{DURATION}/{DURATION}")
 
 
-def test_clip_matte_and_prompt_on_the_playhead_frame(host: Host, scripts: Path,
-                                                      tmp_path: Path) -> None:
+@pytest.mark.parametrize("reading", fr.readings("mattes"), ids=str, indirect=True)
+def test_clip_matte_and_prompt_on_the_playhead_frame(reading: fr.Reading, host: Host,
+                                                      scripts: Path, tmp_path: Path) -> None:
     """A centre-of-frame prompt lands on the source frame under the playhead, and the
-    sequence becomes a clip matte of the source item."""
+    sequence becomes one clip matte of the source item: from the frame files, or (when
+    Resolve made N stills of them) from its ``[a-b]`` name; or a clear stop, nothing left."""
     out = tmp_path / "mattes"
     play = artist({"engine": "key", "attach": "clip matte", "folder": str(out),
                    "options": '{"screen": "green"}'},
-                  finished("clip matte"), centre=True)
+                  finished("clip matte", "Add as Matte"), centre=True)
     host.run(scripts / "Utility" / LAUNCHER, play)
-    assert "clip matte of green.mp4" in play.status, play.status
-
     files = matte_files(out, "green_key")
     assert len(files) == DURATION
-    (args,) = fr.calls("AddClipMattesToMediaPool")
-    assert args[0] is host.source and args[1] == [str(f) for f in files]
-    assert host.source.mattes == [str(f) for f in files]
+    ranged = str(out / f"green_key.[{FIRST:04d}-{LAST:04d}].exr")
+    tried = [args[1] for args in fr.calls("AddClipMattesToMediaPool")]
+    if reading.mattes == "one":
+        assert "clip matte of green.mp4" in play.status, play.status
+        assert tried == [[str(f) for f in files]]
+        assert len(host.source.mattes) == 1
+    elif reading.mattes == "stills":
+        assert "clip matte of green.mp4" in play.status, play.status
+        assert tried == [[str(f) for f in files], [ranged]]
+        assert host.source.mattes == [ranged]  # the six stills were deleted again
+    else:
+        assert "did not make one clip matte" in play.status, play.status
+        assert "6 paths (files): accepted, 6 mattes made" in play.status
+        assert "Add as Matte" in play.status and host.source.mattes == []
     manifest = json.loads((out / "green_key.manifest.json").read_text())
     spec = manifest["spec"]
     assert spec["range"] == {"first": FIRST, "last": LAST}
@@ -83,8 +111,9 @@ def test_clip_matte_and_prompt_on_the_playhead_frame(host: Host, scripts: Path,
     assert key["points"] == [{"x": W / 2, "y": H / 2, "label": 1}]
 
 
-def test_fusion_comp_gets_a_loader_through_a_matte_control(host: Host, scripts: Path,
-                                                            tmp_path: Path) -> None:
+@pytest.mark.parametrize("reading", fr.readings("comps"), ids=str, indirect=True)
+def test_fusion_comp_gets_a_loader_through_a_matte_control(reading: fr.Reading, host: Host,
+                                                            scripts: Path, tmp_path: Path) -> None:
     """A fresh clip comp (MediaIn1 → MediaOut1): the matte Loader is lined up with MediaIn1
     and cuts it out through a MatteControl inserted before MediaOut1."""
     out = tmp_path / "mattes"
@@ -102,6 +131,8 @@ def test_fusion_comp_gets_a_loader_through_a_matte_control(host: Host, scripts: 
     assert mc.inputs == {"InvertGarbageMatte": 1}
     assert tools["MediaOut1"].links["Input"] is mc
     assert comp.locked == 0 and comp.undo == ["segmatte matte"]
+    assert len(fr.calls("AddFusionComp")) == (1 if reading.comps == "none" else 0)
+    # (GetFusionCompByIndex on an item without comps raises in the fake: never called so)
 
 
 def test_fusion_comp_with_a_grade_gets_an_effect_mask(host: Host, scripts: Path,
@@ -110,7 +141,7 @@ def test_fusion_comp_with_a_grade_gets_an_effect_mask(host: Host, scripts: Path,
     grade = comp._add("ColorCorrector")
     grade.links["Input"] = comp.tools[0]
     comp.tools[1].links["Input"] = grade
-    host.item.comps.append(comp)
+    host.item.comps[:] = [comp]
     play = artist({"engine": "key", "attach": "fusion", "folder": str(tmp_path / "m")},
                   finished("effect mask"))
     host.run(scripts / "Utility" / LAUNCHER, play)
@@ -184,6 +215,16 @@ def test_bad_prompt_is_refused_in_the_panel(host: Host, scripts: Path) -> None:
         win.click("go")
         seen["options"] = items["status"].Text
         items["options"].Text = ""
+        items["engine"].CurrentText = "key"
+        win.click("preview")
+        seen["preview"] = items["status"].Text
+        win.click("add")
+        seen["add_empty"] = items["status"].Text
+        items["prompts"].PlainText = "+ 1 1\nbox 9 9 2 2"
+        win.click("add")
+        seen["add_bad"] = items["status"].Text
+        seen["keys"] = list(items["keys"].items)
+        items["prompts"].PlainText = ""
         if "track" in items["engine"].items:  # a prompted engine without a prompt
             items["engine"].CurrentText = "track"
             win.click("go")
@@ -194,6 +235,9 @@ def test_bad_prompt_is_refused_in_the_panel(host: Host, scripts: Path) -> None:
     host.run(scripts / "Utility" / LAUNCHER, play)
     assert seen["status"] == f"line 2: (500, 40) is outside the {W}x{H} frame"
     assert seen["options"].startswith("options must be JSON")
+    assert seen["preview"].startswith("preview works with the track engine")
+    assert seen["add_empty"] == "type a prompt first (or press Centre of frame)"
+    assert seen["add_bad"].startswith("line 2: a box needs x1 > x0") and seen["keys"] == []
     assert seen.get("track", "the track engine needs a prompt: a point or a box") == (
         "the track engine needs a prompt: a point or a box")
     assert fr.calls("ImportMedia") == []
@@ -207,7 +251,9 @@ def test_fusion_page_comp_script_on_a_selected_media_in(host: Host, scripts: Pat
     media_in = comp.tools[0]
     media_in.inputs["GlobalIn"], media_in.inputs["GlobalOut"] = 1000, 1000 + DURATION - 1
     media_in.selected = True
-    host.item.comps.append(comp)
+    comp.CurrentTime = 1003  # the Fusion page's playhead: 3 frames into the MediaIn
+    host.item.comps[:] = [comp]
+    host.resolve.page = "fusion"
     play = artist({"engine": "key", "folder": str(tmp_path / "m")}, finished("cuts"))
     host.run(scripts / "Comp" / LAUNCHER, play, comp=comp)
     assert "MatteControl1 cuts MediaIn1 out with Loader1" in play.status, play.status
@@ -217,3 +263,5 @@ def test_fusion_page_comp_script_on_a_selected_media_in(host: Host, scripts: Pat
     assert (loader.inputs["GlobalIn"], loader.inputs["GlobalOut"]) == (1000, 1000 + DURATION - 1)
     assert tools["MediaOut1"].links["Input"] is tools["MatteControl1"]
     assert fr.calls("ImportMedia") == []
+    assert fr.calls("GetCurrentTimecode") == []  # undocumented on the Fusion page
+    assert seen_frame(play) == FIRST + 3  # comp time 1003 against GlobalIn 1000

@@ -18,7 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import jobspec
+from segmatte.client.manifest import MatteSequence
+
+from . import sources
 
 SOURCE_TOOLS = ("Loader", "MediaIn")
 PASS_THROUGH = ("Loader", "MediaIn")
@@ -92,7 +94,7 @@ class LoaderSource:
     """A Loader's clip and the part of it the render range shows."""
 
     tool: Any
-    source: jobspec.Source
+    source: sources.Source
     first: int
     last: int
     """Source frame numbers to matte."""
@@ -112,7 +114,7 @@ def read_loader(comp: Any, tool: Any) -> LoaderSource:
             clip = None
     if not isinstance(clip, str) or not clip:
         raise FusionError(f"{tool_name(tool)} has no clip loaded")
-    source = jobspec.source_from_frame_file(clip)
+    source = sources.from_frame_file(clip)
     g_in, g_out = number(tool, "GlobalIn"), number(tool, "GlobalOut")
     c_start = number(tool, "ClipTimeStart") or 0
     if g_in is None or g_out is None:
@@ -124,34 +126,78 @@ def read_loader(comp: Any, tool: Any) -> LoaderSource:
     if t1 < t0:
         raise FusionError(f"{tool_name(tool)} is not in the render range")
     base = source.first_number + c_start - g_in
-    now = _current_time(comp, t0)
+    now = current_time(comp)
+    now = t0 if now is None else now
     width, height = attr(tool, "TOOLIT_Clip_Width"), attr(tool, "TOOLIT_Clip_Height")
     size = (int(width), int(height)) if width and height else None
     return LoaderSource(tool, source, base + t0, base + t1, t0,
                         base + min(max(now, t0), t1), size)
 
 
-def _current_time(comp: Any, fallback: int) -> int:
+def current_time(comp: Any) -> int | None:
+    """The comp's CurrentTime (the Fusion page's playhead), or None."""
     try:
         return int(round(float(comp.CurrentTime)))
     except (AttributeError, TypeError, ValueError):
-        return fallback
+        return None
 
 
-def add_matte_loader(comp: Any, seq: jobspec.MatteSequence, global_in: int) -> Any:
-    """A Loader of ``seq`` showing its first file at comp time ``global_in``.
+def media_in(comp: Any) -> Any:
+    """MediaIn1, else the first MediaIn of the comp, else None."""
+    tool = comp.FindTool("MediaIn1")
+    if tool is not None:
+        return tool
+    return next((t for t in as_list(comp.GetToolList(False)) if reg_id(t) == "MediaIn"), None)
+
+
+def add_matte_loader(comp: Any, seq: MatteSequence, global_in: int) -> Any:
+    """A Loader of ``seq`` showing its first file at comp time ``global_in``; read back.
 
     Clip first: Fusion resets the trims when the clip changes. ClipTimeStart/End
     count from the sequence's first file, so 0..n-1 shows every file once.
+    The inputs come from the Fusion guide, not the Resolve README, so each is
+    read back and a Loader that did not take them is removed with a message.
     """
-    count = seq.last - seq.first + 1
+    count = seq.count
     loader = comp.AddTool("Loader", -32768, -32768)
-    loader.SetInput("Clip", seq.first_file)
-    loader.SetInput("GlobalIn", global_in)
-    loader.SetInput("GlobalOut", global_in + count - 1)
-    loader.SetInput("ClipTimeStart", 0)
-    loader.SetInput("ClipTimeEnd", count - 1)
+    if loader is None:
+        raise FusionError("Fusion would not add a Loader to the comp")
+    wanted = {"GlobalIn": global_in, "GlobalOut": global_in + count - 1,
+              "ClipTimeStart": 0, "ClipTimeEnd": count - 1}
+    loader.SetInput("Clip", seq.first_path)
+    for key, value in wanted.items():
+        loader.SetInput(key, value)
+    got = {key: number(loader, key) for key in wanted}
+    if got != wanted:
+        loader.Delete()
+        differ = ", ".join(f"{k} {got[k]} (asked {wanted[k]})" for k in wanted if got[k] != wanted[k])
+        raise FusionError(f"the matte Loader did not take its frame range: {differ}")
     return loader
+
+
+PREVIEW_NAME = "segmatte_preview"
+
+
+def show_preview(comp: Any, path: str, at: int) -> Any:
+    """One Loader named ``segmatte_preview`` showing ``path`` at comp time ``at`` (replaced
+    on every preview, removed by :func:`remove_preview`)."""
+    remove_preview(comp)
+    loader = comp.AddTool("Loader", -32768, -32768)
+    if loader is None:
+        raise FusionError("Fusion would not add a Loader for the preview")
+    loader.SetAttrs({"TOOLS_Name": PREVIEW_NAME})
+    loader.SetInput("Clip", path)
+    loader.SetInput("GlobalIn", at)
+    loader.SetInput("GlobalOut", at)
+    return loader
+
+
+def remove_preview(comp: Any) -> bool:
+    tool = comp.FindTool(PREVIEW_NAME)
+    if tool is None:
+        return False
+    tool.Delete()
+    return True
 
 
 def main_node(comp: Any) -> tuple[Any, Any]:
@@ -171,12 +217,19 @@ def main_node(comp: Any) -> tuple[Any, Any]:
         return out, None
 
 
+def connect(tool: Any, input_id: str, source: Any) -> None:
+    """``tool.ConnectInput`` (Fusion guide: returns whether it connected); FusionError if not."""
+    if tool.ConnectInput(input_id, source) is False:
+        raise FusionError(f"Fusion would not connect {tool_name(source)} to "
+                          f"{tool_name(tool)}.{input_id}")
+
+
 def matte_control(comp: Any, image: Any, loader: Any) -> Any:
     """MatteControl: the picture as Background, the matte as an inverted garbage matte,
     i.e. the picture's alpha becomes the matte (a cut-out)."""
     mc = comp.AddTool("MatteControl", -32768, -32768)
-    mc.ConnectInput("Background", image)
-    mc.ConnectInput("GarbageMatte", loader)
+    connect(mc, "Background", image)
+    connect(mc, "GarbageMatte", loader)
     mc.SetInput("InvertGarbageMatte", 1)
     return mc
 
@@ -192,11 +245,14 @@ def wire_matte(comp: Any, loader: Any, image: Any | None = None) -> str:
     out, main = main_node(comp)
     if image is None or (main is not None and main is image):
         if main is not None and reg_id(main) not in PASS_THROUGH:
-            main.ConnectInput("EffectMask", loader)
+            connect(main, "EffectMask", loader)
             return f"{tool_name(loader)} is the effect mask of {tool_name(main)}"
         if main is not None and out is not None:
             mc = matte_control(comp, main, loader)
-            out.ConnectInput("Input", mc)
+            connect(out, "Input", mc)
+            if main_node(comp)[1] is not mc:  # read back what feeds MediaOut now
+                raise FusionError(f"{tool_name(out)} is not fed by {tool_name(mc)} after "
+                                  "connecting it; connect the matte by hand")
             return f"{tool_name(mc)} cuts {tool_name(main)} out with {tool_name(loader)}"
         if image is None:
             raise FusionError("the comp has no MediaOut fed by a node; connect the matte by hand")

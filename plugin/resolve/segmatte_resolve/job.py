@@ -15,7 +15,8 @@ import queue
 import threading
 from dataclasses import dataclass, field
 
-from . import jobspec
+from segmatte.client.manifest import ManifestError, MatteSequence, read_manifest
+from segmatte.client.patterns import group_frame_files
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -114,17 +115,35 @@ def _say(exc: BaseException) -> str:
     return text
 
 
-class MatteJob:
-    """Submit ``spec`` through a fresh client and follow its events until it ends."""
+def sequences_of(manifest: str, frame_paths: list[str]) -> list[MatteSequence]:
+    """The finished job's sequences from its manifest, else from the frame events' paths."""
+    if manifest:
+        try:
+            return read_manifest(manifest).sequences
+        except ManifestError:
+            pass
+    return [MatteSequence(f.stem, f.files) for f in group_frame_files(frame_paths)]
 
-    def __init__(self, client_factory, spec: dict) -> None:
-        self.spec = spec
+
+class MatteJob:
+    """Start a job through a client (``launch(client) -> job id``) and follow its events.
+
+    A plain job: ``MatteJob(factory, submit_launch(spec))`` with a fresh client
+    that is closed at the end. A session's propagation passes the session's
+    client (``own_client=False``): it stays open for the next correction.
+    """
+
+    def __init__(self, client_factory, launch, own_client: bool = True) -> None:
         self.snapshot = Snapshot(state="connecting", message="connecting to the segmatte server…")
         self._factory = client_factory
+        self._launch = launch
+        self._own = own_client
         self._client = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._cancel_asked = False
         self._frame_paths: list[str] = []
+        self.written: list[int] = []
+        """Source frames the job wrote (frame events), in the order they came."""
         self._thread = threading.Thread(target=self._submit, name="segmatte-submit", daemon=True)
 
     def start(self) -> MatteJob:
@@ -136,7 +155,7 @@ class MatteJob:
             client = self._factory()
             self._inbox.put(("client", client))
             client.connect(timeout=CONNECT_TIMEOUT_S)
-            job = client.submit(self.spec)
+            job = self._launch(client)
             self._inbox.put(("job", job))
         except Exception as exc:
             self._inbox.put(("error", _say(exc)))
@@ -198,6 +217,8 @@ class MatteJob:
             snap.message = f"{snap.done}/{snap.total} frames{eta}"
         elif kind == "frame":
             self._frame_paths.extend(event.paths)
+            if not event.skipped:
+                self.written.append(event.frame)
         elif kind == "state":
             snap.done, snap.total = event.done, event.total
             if event.state in ("queued", "running"):
@@ -217,8 +238,7 @@ class MatteJob:
 
     def _finish(self, snap: Snapshot, manifest: str) -> None:
         snap.state, snap.manifest = "done", manifest
-        seqs = jobspec.sequences_from_manifest(manifest) if manifest else []
-        snap.sequences = seqs or jobspec.sequences_from_paths(self._frame_paths)
+        snap.sequences = sequences_of(manifest, self._frame_paths)
         snap.done = max(snap.done, snap.total)
         snap.message = f"done: {sum(len(s.files) for s in snap.sequences)} matte files"
 
@@ -228,6 +248,10 @@ class MatteJob:
         client, job = self._client, self.snapshot.job
         self._client = None
         if client is None:
+            return
+        if not self._own:  # the session's client: cancel only, its owner closes it
+            if job and not self.snapshot.finished:
+                client.request_async("cancel", job=job)
             return
         if not job or self.snapshot.finished:
             threading.Thread(target=client.close, name="segmatte-close", daemon=True).start()
@@ -246,4 +270,10 @@ class MatteJob:
     def close(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
-            threading.Thread(target=client.close, name="segmatte-close", daemon=True).start()
+            if self._own:
+                threading.Thread(target=client.close, name="segmatte-close", daemon=True).start()
+
+
+def submit_launch(spec: dict):
+    """The launch of a plain job: submit ``spec``."""
+    return lambda client: client.submit(spec)

@@ -94,16 +94,21 @@ def _open(g: dict, make_target: Any, name: str) -> int:
 
 def resolve_main(g: dict) -> int:
     """Workspace > Scripts > Utility: the clip under the playhead."""
-    from .targets import ResolveTarget
 
-    return _open(g, lambda: ResolveTarget(_resolve(g)), "resolve")
+    def target() -> Any:
+        from .targets import ResolveTarget  # after ensure_client: it imports segmatte.client
+
+        return ResolveTarget(_resolve(g), _fusion(g))
+
+    return _open(g, target, "resolve")
 
 
 def fusion_main(g: dict) -> int:
     """Fusion page / standalone Fusion, Scripts > Comp: the selected Loader or MediaIn."""
-    from .targets import FusionTarget
 
     def target() -> Any:
+        from .targets import FusionTarget  # after ensure_client: it imports segmatte.client
+
         comp = g.get("comp")
         fu = _fusion(g)
         if comp is None and fu is not None:
@@ -111,3 +116,16 @@ def fusion_main(g: dict) -> int:
         return FusionTarget(comp, _resolve(g))
 
     return _open(g, target, "fusion")
+
+
+def diagnose_main(g: dict) -> int:
+    """Workspace > Scripts > segmatte Diagnose: print what this Resolve does with the open points."""
+    locate.add_vendor(SUPPORT_DIR)  # the client's stdlib modules; pyzmq is not needed here
+    from . import diagnose
+
+    lines = diagnose.run(_resolve(g), _fusion(g))
+    for line in lines:
+        print(line)
+    path = diagnose.save(lines)
+    print(f"segmatte Diagnose: the report is also in {path}")
+    return 0

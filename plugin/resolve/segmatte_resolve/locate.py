@@ -116,10 +116,15 @@ def ask_segmatte() -> tuple[str, str] | None:
     return (lines[0], lines[1]) if out.returncode == 0 and len(lines) == 2 else None
 
 
+def add_vendor(support_dir: str) -> None:
+    """The vendored ``segmatte.client`` (standard library modules importable without pyzmq)."""
+    _append_path(os.path.join(support_dir, "vendor"))
+
+
 def ensure_client(support_dir: str) -> Located:
     """Make ``import zmq`` and ``import segmatte.client`` work; say exactly what to do if not."""
     found = Located(ok=False)
-    _append_path(os.path.join(support_dir, "vendor"))
+    add_vendor(support_dir)
     error = _can_import_zmq()
     if error:
         notes = read_paths_file(support_dir)

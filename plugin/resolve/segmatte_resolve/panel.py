@@ -14,13 +14,29 @@ import json
 import queue
 from typing import Any
 
-from . import jobspec
-from .job import MatteJob, Snapshot, capture_client_log, engines_in_background, progress_text
+from segmatte.client.jobspec import DIRECTIONS, JobSpec, Output, SpecError
+from segmatte.client.patterns import clip_stem
+
+from . import fusion_nodes
+from .job import (
+    MatteJob,
+    Snapshot,
+    capture_client_log,
+    engines_in_background,
+    progress_text,
+    submit_launch,
+)
+from .prompts import PROMPT_HELP, PromptError, Prompts, centre_prompt, parse_prompts
+from .roto import KeyList, RotoSession, SessionKey
 
 WINDOW_ID = "segmatte"
 TIMER_ID = "segmatte_poll"
 TICK_MS = 200
 DEFAULT_MODEL = "(default)"
+AUTO = "auto"
+"""Direction: the server decides (a session: both ways from a new keyframe, one way after a
+correction); a job: forward from the first frame, else both."""
+OBJECT_ID = "object"
 
 
 def build_window(ui: Any, disp: Any, title: str) -> Any:
@@ -33,10 +49,15 @@ def build_window(ui: Any, disp: Any, title: str) -> Any:
             row([ui.Label({"Text": "Engine", "Weight": 0}), ui.ComboBox({"ID": "engine"}),
                  ui.Label({"Text": "Model", "Weight": 0}), ui.ComboBox({"ID": "model"})]),
             ui.Label({"ID": "engine_help", "Text": "", "WordWrap": True}),
-            ui.Label({"Text": jobspec.PROMPT_HELP, "WordWrap": True}),
+            ui.Label({"Text": PROMPT_HELP, "WordWrap": True}),
             ui.TextEdit({"ID": "prompts", "PlaceholderText": "+ 640 360"}),
             row([ui.Button({"ID": "centre", "Text": "Centre of frame"}),
+                 ui.Button({"ID": "add", "Text": "Add at playhead"}),
                  ui.Label({"Text": "Direction", "Weight": 0}), ui.ComboBox({"ID": "direction"})]),
+            row([ui.Label({"Text": "Prompts", "Weight": 0}), ui.ComboBox({"ID": "keys"}),
+                 ui.Button({"ID": "remove", "Text": "Remove"}),
+                 ui.Button({"ID": "preview", "Text": "Preview frame"})]),
+            ui.Label({"ID": "preview_info", "Text": "", "WordWrap": True}),
             row([ui.Label({"Text": "Options", "Weight": 0}),
                  ui.LineEdit({"ID": "options", "PlaceholderText": '{"screen": "blue"}'})]),
             row([ui.Label({"Text": "Output folder", "Weight": 0}), ui.LineEdit({"ID": "folder"})]),
@@ -70,6 +91,9 @@ class Panel:
         self.shot = None
         self.job: MatteJob | None = None
         self.attached = False
+        self.keys = KeyList(OBJECT_ID)
+        self.roto: RotoSession | None = None
+        self.attached_patterns: set[str] = set()
         self.log = capture_client_log()
         self.timer = ui.Timer({"ID": TIMER_ID, "Interval": TICK_MS})
         on = self.win.On
@@ -77,10 +101,13 @@ class Panel:
         on.go.Clicked = self.on_go
         on.cancel.Clicked = self.on_cancel
         on.centre.Clicked = self.on_centre
+        on.add.Clicked = self.on_add
+        on.remove.Clicked = self.on_remove
+        on.preview.Clicked = self.on_preview
         on.engine.CurrentIndexChanged = self.on_engine
         disp.On.Timeout = self.tick  # the UIManager Timer example's event
         getattr(on, TIMER_ID).Timeout = self.tick  # harmless if also delivered per ID
-        for d in jobspec.DIRECTIONS:
+        for d in (AUTO, *DIRECTIONS):
             self.items["direction"].AddItem(d)
         for mode in target.modes:
             self.items["attach"].AddItem(mode)
@@ -121,6 +148,9 @@ class Panel:
     def on_close(self, ev: Any = None) -> None:
         if self.job is not None:
             self.job.abandon()
+        if self.roto is not None:
+            self.roto.close()
+        self._remove_preview()
         self.disp.ExitLoop()
 
     def on_centre(self, ev: Any = None) -> None:
@@ -129,7 +159,140 @@ class Panel:
             return
         box = self.items["prompts"]
         text = box.PlainText.rstrip()
-        box.PlainText = (text + "\n" if text else "") + jobspec.centre_prompt(self.shot.size)
+        box.PlainText = (text + "\n" if text else "") + centre_prompt(self.shot.size)
+
+    # --- the prompt list (several frames) ---------------------------------------
+
+    def take_typed(self) -> bool:
+        """Typed prompts go on the playhead's frame (merged with that frame's earlier ones).
+        False (and the reason shown) when the text cannot be read."""
+        try:
+            typed = parse_prompts(self.items["prompts"].PlainText,
+                                  self.shot.size if self.shot else None)
+        except PromptError as exc:
+            self.say(str(exc))
+            return False
+        if typed:
+            frame = self.shot.keyframe
+            old = self.keys.frames.get(frame) or Prompts()
+            self.keys.set(frame, Prompts(old.points + typed.points, old.boxes + typed.boxes))
+            self.items["prompts"].PlainText = ""
+            self.show_keys(frame)
+        return True
+
+    def show_keys(self, current: int | None = None) -> None:
+        combo = self.items["keys"]
+        combo.Clear()
+        lines = self.keys.lines()
+        for line in lines:
+            combo.AddItem(line)
+        if current is not None:
+            chosen = next((i for i, line in enumerate(lines)
+                           if line.startswith(f"frame {current}:")), -1)
+            if chosen >= 0:
+                combo.CurrentIndex = chosen
+
+    def on_add(self, ev: Any = None) -> None:
+        """The artist moved the playhead and typed a prompt: keep it on that frame."""
+        if not self.read_target():
+            self.say(self.items["clip"].Text)
+            return
+        if not self.items["prompts"].PlainText.strip():
+            self.say("type a prompt first (or press Centre of frame)")
+            return
+        if self.take_typed():
+            frame = self.shot.keyframe
+            self.say(f"frame {frame}: {self.keys.frames[frame].describe()}")
+
+    def on_remove(self, ev: Any = None) -> None:
+        text = self.items["keys"].CurrentText
+        try:
+            frame = int(text.split(":", 1)[0].split()[1])
+        except (IndexError, ValueError):
+            self.say("no prompt chosen in the list")
+            return
+        self.keys.remove(frame)
+        self.show_keys()
+        self.say(f"removed the prompts on frame {frame}")
+
+    # --- the session: preview and propagation -------------------------------------
+
+    def session_engine(self, engine: dict | None) -> bool:
+        return bool(engine) and (engine.get("sessions") or engine.get("name") == "track")
+
+    def session_for(self, engine: dict, options: dict) -> RotoSession:
+        """The open session when it is on this shot, engine and model; else a new one."""
+        shot = self.shot
+        model = self.items["model"].CurrentText
+        key = SessionKey(shot.source, shot.first, shot.last, engine["name"],
+                         None if model in ("", DEFAULT_MODEL) else model,
+                         tuple(sorted(options.items())))
+        if self.roto is not None and self.roto.key == key:
+            return self.roto
+        if self.roto is not None:
+            self.roto.close()
+            self.attached_patterns.clear()
+        self.roto = RotoSession(self.client_factory, key, OBJECT_ID)
+        return self.roto
+
+    def on_preview(self, ev: Any = None) -> None:
+        """This frame's matte through the session, before any whole job."""
+        engine = self.current_engine()
+        if not self.session_engine(engine):
+            self.say("preview works with the track engine (an interactive session); pick it")
+            return
+        if self.job is not None and not self.job.snapshot.finished:
+            self.say("wait for the job to end (or cancel it) before a preview")
+            return
+        if not self.read_target():
+            self.say(self.items["clip"].Text)
+            return
+        options = self.read_options()
+        if options is None or not self.take_typed():
+            return
+        frame = self.shot.keyframe
+        if frame not in self.keys.frames:
+            self.say(f"add a prompt on frame {frame} (the playhead's frame) first")
+            return
+        self.session_for(engine, options).preview(frame, self.keys.frames)
+        self.say(f"previewing frame {frame}…")
+
+    def _take_session(self) -> None:
+        roto = self.roto
+        if roto is None:
+            return
+        while True:
+            try:
+                kind, value = roto.inbox.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "error":
+                self.say(value)
+            elif kind == "opened":
+                self.say(f"session open on {value.get('device', 'the server')}")
+            elif kind == "preview":
+                self._show_preview(value)
+
+    def _show_preview(self, reply: dict) -> None:
+        frame, path, score = reply.get("frame"), reply.get("path", ""), reply.get("score", 0.0)
+        where = ""
+        comp = self.target.preview_comp()
+        if comp is not None and path:
+            try:
+                fusion_nodes.show_preview(comp, path, self.target.comp_time(int(frame)))
+                where = f" (Loader {fusion_nodes.PREVIEW_NAME} in the Fusion comp)"
+            except Exception as exc:
+                where = f" (no preview Loader: {exc})"
+        self.items["preview_info"].Text = f"preview of frame {frame}: score {score:.2f}{where} — {path}"
+        self.say(f"preview of frame {frame} ready: score {score:.2f}")
+
+    def _remove_preview(self) -> None:
+        try:
+            comp = self.target.preview_comp()
+            if comp is not None:
+                fusion_nodes.remove_preview(comp)
+        except Exception:
+            pass
 
     def on_engine(self, ev: Any = None) -> None:
         engine = self.current_engine()
@@ -159,31 +322,33 @@ class Panel:
             engines_in_background(self.client_factory, self.engine_inbox)
             self.say("no engine yet: is `segmatte serve` running? Asking it again…")
             return
-        spec = self.make_spec()
+        engine = self.current_engine()
+        if engine is None:
+            self.say("pick an engine")
+            return
+        options = self.read_options()
+        if options is None or not self.take_typed():
+            return
+        if engine.get("needs_objects") and not self.keys:
+            self.say(f"the {engine['name']} engine needs a prompt: a point or a box")
+            return
+        spec = self.make_spec(engine, options)
         if spec is None:
             return
         self.attached = False
-        self.job = MatteJob(self.client_factory, spec).start()
+        self._remove_preview()
+        if self.session_engine(engine):
+            roto = self.session_for(engine, options)
+            direction = self.items["direction"].CurrentText
+            launch = roto.propagate_launch(self.keys.frames, spec["output"],
+                                           None if direction in ("", AUTO) else direction)
+            self.job = MatteJob(roto.client_factory, launch, own_client=False).start()
+        else:
+            self.job = MatteJob(self.client_factory, submit_launch(spec)).start()
         self.items["progress"].Text = progress_text(Snapshot())
         self.say("submitting…")
 
-    def make_spec(self) -> dict | None:
-        shot, engine = self.shot, self.current_engine()
-        if shot is None:
-            self.say("no clip to matte")
-            return None
-        if engine is None:
-            self.say("pick an engine")
-            return None
-        try:
-            prompts = jobspec.parse_prompts(self.items["prompts"].PlainText, shot.size)
-        except jobspec.PromptError as exc:
-            self.say(str(exc))
-            return None
-        if engine.get("needs_objects") and not prompts:
-            self.say(f"the {engine['name']} engine needs a prompt: a point or a box")
-            return None
-        model = self.items["model"].CurrentText
+    def read_options(self) -> dict | None:
         try:
             options = json.loads(self.items["options"].Text.strip() or "{}")
         except ValueError as exc:
@@ -192,15 +357,28 @@ class Panel:
         if not isinstance(options, dict):
             self.say("options must be a JSON object, e.g. {\"screen\": \"blue\"}")
             return None
+        return options
+
+    def direction_for_job(self) -> str:
+        chosen = self.items["direction"].CurrentText
+        if chosen in DIRECTIONS:
+            return chosen
+        frames = sorted(self.keys.frames)
+        return "forward" if not frames or frames[0] == self.shot.first else "both"
+
+    def make_spec(self, engine: dict, options: dict) -> dict | None:
+        """The job spec (client JobSpec) of the shot and the prompt list; None with the reason shown."""
+        shot = self.shot
+        model = self.items["model"].CurrentText
+        spec = JobSpec(source=shot.source, first=shot.first, last=shot.last, engine=engine["name"],
+                       output=Output(self.items["folder"].Text.strip() or shot.default_folder(),
+                                     f"{clip_stem(shot.name)}_{engine['name']}"),
+                       model=None if model in ("", DEFAULT_MODEL) else model, options=options,
+                       objects=[self.keys.to_object()] if self.keys else [],
+                       direction=self.direction_for_job(), size=shot.size)
         try:
-            return jobspec.build_spec(
-                source=shot.source, first=shot.first, last=shot.last, engine=engine["name"],
-                model=None if model in ("", DEFAULT_MODEL) else model,
-                prompts=prompts, keyframe=shot.keyframe, options=options,
-                direction=self.items["direction"].CurrentText or "forward",
-                output_folder=self.items["folder"].Text.strip() or shot.default_folder(),
-                name=f"{jobspec.clip_stem(shot.name)}_{engine['name']}")
-        except ValueError as exc:
+            return spec.to_dict()
+        except SpecError as exc:
             self.say(str(exc))
             return None
 
@@ -216,6 +394,7 @@ class Panel:
     def tick(self, ev: Any = None) -> None:
         """Every TICK_MS on the UI thread: take what arrived, show it, attach when done."""
         self._take_engines()
+        self._take_session()
         for line in self.log.take():
             self.say(f"segmatte client: {line}")
         if self.job is None:
@@ -247,10 +426,17 @@ class Panel:
         if not snap.sequences:
             self.say(f"{snap.message}; no matte files to attach")
             return
+        written = sorted(self.job.written) if self.job is not None else []
+        redone = f"re-tracked frames {written[0]}-{written[-1]}" if written else "nothing re-tracked"
+        fresh = [s for s in snap.sequences if s.pattern not in self.attached_patterns]
+        if not fresh:  # a correction: the files changed in place, already attached
+            self.say(f"{redone}; the attached mattes were updated in place")
+            return
         mode = self.items["attach"].CurrentText or self.target.modes[0]
         try:
-            lines = self.target.attach(snap.sequences, mode)
+            lines = self.target.attach(fresh, mode)
         except Exception as exc:
-            self.say(f"mattes written to {snap.sequences[0].pattern}, but attaching failed: {exc}")
+            self.say(f"mattes written to {fresh[0].pattern}, but attaching failed: {exc}")
             return
+        self.attached_patterns.update(s.pattern for s in fresh)
         self.say("; ".join(lines))

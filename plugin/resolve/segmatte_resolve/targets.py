@@ -10,7 +10,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from . import attach, fusion_nodes, jobspec, resolve_clip
+from segmatte.client.manifest import MatteSequence
+from segmatte.client.patterns import clip_stem
+
+from . import attach, fusion_nodes, resolve_clip
 
 
 @dataclass
@@ -22,12 +25,15 @@ class Shot:
     first: int
     last: int
     keyframe: int
+    """The source frame under the playhead: where the next prompt goes."""
     size: tuple[int, int] | None
+    notes: tuple[str, ...] = ()
 
     def describe(self) -> str:
         size = f", {self.size[0]}x{self.size[1]}" if self.size else ""
-        return (f"{self.name}: source frames {self.first}-{self.last}{size}; "
-                f"prompts go on frame {self.keyframe}")
+        text = (f"{self.name}: source frames {self.first}-{self.last}{size}; "
+                f"the playhead is on frame {self.keyframe}")
+        return text + "".join(f". Note: {n}" for n in self.notes)
 
     def default_folder(self) -> str:
         return os.path.join(os.path.dirname(self.source) or os.path.expanduser("~"),
@@ -40,13 +46,28 @@ class ResolveTarget:
     title = "segmatte — Resolve"
     modes = attach.MODES
 
-    def __init__(self, resolve: Any) -> None:
+    def __init__(self, resolve: Any, fusion: Any = None) -> None:
         self.resolve = resolve
+        self.fusion = fusion
         self.clip: resolve_clip.ClipInfo | None = None
 
     def read(self) -> Shot:
-        self.clip = clip = resolve_clip.current_clip(self.resolve)
-        return Shot(clip.name, clip.source.path, clip.first, clip.last, clip.keyframe, clip.size)
+        self.clip = clip = resolve_clip.current_clip(self.resolve, self.fusion)
+        return Shot(clip.name, clip.source.path, clip.first, clip.last, clip.keyframe, clip.size,
+                    tuple(clip.notes))
+
+    def preview_comp(self) -> Any:
+        """Where a preview Loader may go: the item's comp, only when it already has one."""
+        item = self.clip.item if self.clip else None
+        if item is None or not (resolve_clip._int(item.GetFusionCompCount()) or 0):
+            return None
+        return item.GetFusionCompByIndex(1)
+
+    def comp_time(self, frame: int) -> int:
+        comp = self.preview_comp()
+        media_in = fusion_nodes.media_in(comp) if comp is not None else None
+        g_in = fusion_nodes.number(media_in, "GlobalIn") if media_in is not None else None
+        return (g_in or 0) + frame - (self.clip.first if self.clip else frame)
 
     def attach(self, sequences: list, mode: str) -> list[str]:
         if self.clip is None:
@@ -76,13 +97,15 @@ class FusionTarget:
             return self._read_media_in(tool)
         src = fusion_nodes.read_loader(self.comp, tool)
         self.comp_start, self.first = src.comp_start, src.first
-        return Shot(jobspec.clip_stem(src.source.path), src.source.path, src.first, src.last,
+        return Shot(clip_stem(src.source.path), src.source.path, src.first, src.last,
                     src.keyframe, src.size)
 
     def _read_media_in(self, tool: Any) -> Shot:
-        """A MediaIn names no file: its clip is the Resolve item this comp belongs to."""
+        """A MediaIn names no file: its clip is the Resolve item this comp belongs to, and
+        the frame is the comp's CurrentTime against the MediaIn's GlobalIn (the timeline
+        playhead is undocumented on the Fusion page)."""
         try:
-            clip = resolve_clip.current_clip(self.resolve)
+            clip = resolve_clip.current_clip(self.resolve, _CompHolder(self.comp))
         except resolve_clip.ClipError as exc:
             raise fusion_nodes.FusionError(f"{fusion_nodes.tool_name(tool)}: {exc}") from None
         start = fusion_nodes.number(tool, "GlobalIn")
@@ -90,7 +113,16 @@ class FusionTarget:
             rng = fusion_nodes.render_range(self.comp)
             start = rng[0] if rng else 0
         self.comp_start, self.first = start, clip.first
-        return Shot(clip.name, clip.source.path, clip.first, clip.last, clip.keyframe, clip.size)
+        now = fusion_nodes.current_time(self.comp)
+        key = clip.first + (now - start) if now is not None else clip.keyframe
+        return Shot(clip.name, clip.source.path, clip.first, clip.last,
+                    min(max(key, clip.first), clip.last), clip.size, tuple(clip.notes))
+
+    def preview_comp(self) -> Any:
+        return self.comp
+
+    def comp_time(self, frame: int) -> int:
+        return self.comp_start + frame - self.first
 
     def attach(self, sequences: list, mode: str) -> list[str]:
         done = []
@@ -107,5 +139,15 @@ class FusionTarget:
         return done
 
 
-def sequences_summary(sequences: list[jobspec.MatteSequence]) -> str:
+class _CompHolder:
+    """Stands for ``fu`` where only this comp is known (GetCurrentComp → it)."""
+
+    def __init__(self, comp: Any) -> None:
+        self.comp = comp
+
+    def GetCurrentComp(self) -> Any:
+        return self.comp
+
+
+def sequences_summary(sequences: list[MatteSequence]) -> str:
     return ", ".join(f"{s.layer} {s.first}-{s.last}" for s in sequences)
