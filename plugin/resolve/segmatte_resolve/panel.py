@@ -304,7 +304,8 @@ class Panel:
         combo.AddItem(DEFAULT_MODEL)
         for m in models:
             combo.AddItem(m.get("name", "") if isinstance(m, dict) else str(m))
-        needs = " Needs a prompt." if engine.get("needs_objects") else " Prompts optional."
+        needs = (" Needs a prompt." if engine.get("needs_objects") else
+                 " Prompts optional." if takes_prompts(engine) else " Takes no prompts.")
         self.items["engine_help"].Text = (engine.get("description") or "") + needs
 
     def current_engine(self) -> dict | None:
@@ -374,7 +375,8 @@ class Panel:
                        output=Output(self.items["folder"].Text.strip() or shot.default_folder(),
                                      f"{clip_stem(shot.name)}_{engine['name']}"),
                        model=None if model in ("", DEFAULT_MODEL) else model, options=options,
-                       objects=[self.keys.to_object()] if self.keys else [],
+                       objects=[self.keys.to_object()] if self.keys and takes_prompts(engine)
+                       else [],
                        direction=self.direction_for_job(), size=shot.size)
         try:
             return spec.to_dict()
@@ -440,3 +442,9 @@ class Panel:
             return
         self.attached_patterns.update(s.pattern for s in fresh)
         self.say("; ".join(lines))
+
+
+def takes_prompts(engine: dict) -> bool:
+    """Whether the server's engine takes prompts (its ``prompts`` kinds; older servers: all)."""
+    kinds = engine.get("prompts")
+    return bool(kinds) if kinds is not None else True
