@@ -25,7 +25,7 @@ from typing import Protocol
 from segmatte.models.frames import Frame
 
 from .colour import to_display
-from .probe import MediaError, MediaInfo, check_range
+from .info import MediaError, MediaInfo, check_range
 from .sequence import read_raw
 from .video import VideoDecode
 
@@ -115,8 +115,9 @@ def _stand_in(info: MediaInfo, number: int, hold_missing: bool) -> int:
         return number
     if not hold_missing:
         raise MediaError(
-            f"frame {number} of {os.path.basename(info.path)} is missing; render it, "
-            "or ask to hold the previous frame over gaps")
+            f"frame {number} of {os.path.basename(info.path)} is missing; render it, or pass "
+            "--hold-gaps (spec: \"hold_gaps\": true) to hold the previous frame over gaps",
+            frame=number)
     gaps = set(info.missing)
     for candidate in range(number - 1, info.first - 1, -1):
         if candidate not in gaps:
@@ -131,7 +132,13 @@ def read_image_frame(info: MediaInfo, number: int, *, hold_missing: bool = False
     """One frame of a sequence or still, converted for display."""
     source = _stand_in(info, number, hold_missing)
     what = f"frame {source} of {os.path.basename(info.path)}"
-    raw = read_raw(info.frame_path(source), info.width, info.height, what=what, linear=info.linear)
+    try:
+        raw = read_raw(info.frame_path(source), info.width, info.height, what=what,
+                       linear=info.linear)
+    except MediaError as exc:
+        if exc.frame is None:
+            exc.frame = number
+        raise
     return Frame(number, to_display(raw, linear=info.linear))
 
 
@@ -269,5 +276,6 @@ def read_frame(info: MediaInfo, number: int, *, hold_missing: bool = False) -> F
                 return Frame(n, to_display(raw, linear=False))
         finally:
             dec.close()
-        raise MediaError(f"frame {number} of {os.path.basename(info.path)} could not be decoded")
+        raise MediaError(f"frame {number} of {os.path.basename(info.path)} could not be decoded",
+                         frame=number)
     return read_image_frame(info, number, hold_missing=hold_missing)
