@@ -213,7 +213,15 @@ def check_job(spec: JobSpec) -> JobPlan:
     first, last = (spec.range.first, spec.range.last) if spec.range else (media.first, media.last)
     if first < media.first or last > media.last:
         raise MediaError(f"range {first}-{last} is outside the source's frames "
-                         f"{media.first}-{media.last} ({spec.source})")
+                         f"{media.first}-{media.last} ({spec.source})", field="range")
+    gaps = [n for n in media.missing if first <= n <= last]
+    if gaps and not spec.hold_gaps:
+        shown = ", ".join(map(str, gaps[:10])) + (f" and {len(gaps) - 10} more" if len(gaps) > 10
+                                                   else "")
+        raise MediaError(f"{spec.source} has no file for frame{'s' if len(gaps) > 1 else ''} "
+                         f"{shown}; render {'them' if len(gaps) > 1 else 'it'}, or pass "
+                         "--hold-gaps (spec: \"hold_gaps\": true) to hold the previous frame "
+                         "over gaps", frame=gaps[0], field="hold_gaps")
     folder = Path(spec.output.folder).expanduser().absolute()
     plan = JobPlan(spec=spec, media=media, engine_cls=engine_cls, options=options, first=first,
                    last=last, layers=_layer_names(spec, options), digest=spec.digest(), folder=folder)
@@ -268,10 +276,11 @@ def _runs(numbers: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _frames(media: MediaInfo, numbers: list[int], readers: list) -> Iterator[Frame]:
+def _frames(media: MediaInfo, numbers: list[int], readers: list,
+            hold_gaps: bool = False) -> Iterator[Frame]:
     """Frames for ``numbers`` (processing order), one reader per contiguous run."""
     for a, b in _runs(numbers):
-        reader = open_reader(media, min(a, b), max(a, b), reverse=b < a)
+        reader = open_reader(media, min(a, b), max(a, b), reverse=b < a, hold_missing=hold_gaps)
         readers.append(reader)
         with reader:
             yield from reader
@@ -333,7 +342,7 @@ def run_job(spec: JobSpec, *, job_id: str, emit: Emit | None = None,
     try:
         plan = plan or check_job(spec)
     except (SpecError, MediaError, EngineError) as exc:
-        return _finish(emit, Failed(job=job_id, reason=str(exc)))
+        return _finish(emit, Failed(job=job_id, reason=str(exc), frame=getattr(exc, "frame", None)))
     try:
         return _JobRun(plan, job_id, emit, cancel, device_config.resolve(device), writers,
                        engine_factory).run()
@@ -444,10 +453,11 @@ class _JobRun:
 
         readers: list = []
         cancelled = False
-        engine.open(clip, spec.objects, fetch=lambda n: read_frame(plan.media, n))
+        engine.open(clip, spec.objects,
+                    fetch=lambda n: read_frame(plan.media, n, hold_missing=spec.hold_gaps))
         try:
             with WriterPool(workers=self.writers, max_pending=4) as pool:
-                stream = engine.stream(tap(_frames(plan.media, todo, readers)))
+                stream = engine.stream(tap(_frames(plan.media, todo, readers, spec.hold_gaps)))
                 try:
                     for matte in stream:
                         if self.cancel.is_set():

@@ -95,6 +95,9 @@ class JobSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="the engine's own options")
     objects: tuple[ObjectPrompts, ...] = ()
     direction: Direction = "forward"
+    hold_gaps: bool = Field(False, description="an image sequence with missing frames: hold the "
+                            "previous frame over each gap (the first frame after, for a gap at "
+                            "the head) instead of refusing the job at the door")
     finish: FinishOptions = FinishOptions()
     output: OutputSpec
 
@@ -105,6 +108,8 @@ class JobSpec(_Strict):
         frames whose digest matches and refuses to overwrite others.
         """
         keep = self.model_dump(mode="json", exclude={"range": True, "output": {"folder", "overwrite"}})
+        if not keep.get("hold_gaps"):  # unset: the same digest as before the field existed
+            keep.pop("hold_gaps", None)
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 

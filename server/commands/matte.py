@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="several layers (objects, classes): one sequence each (files, default) "
                         "or one multi-channel EXR per frame with channels <layer>.A")
     p.add_argument("--direction", choices=("forward", "backward", "both"), default="forward")
+    p.add_argument("--hold-gaps", action="store_true",
+                   help="an image sequence with missing frames: hold the previous frame over "
+                        "each gap instead of refusing the job")
     p.add_argument("--overwrite", action="store_true",
                    help="replace segmatte mattes of a different job in the output folder "
                         "(files segmatte did not write are never replaced)")
@@ -153,6 +156,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         "options": options,
         "objects": objects,
         "direction": args.direction,
+        "hold_gaps": args.hold_gaps,
         "finish": finish,
         "output": {"folder": str(Path(args.out).expanduser().absolute()),
                    "name": args.name or _default_name(args.source),

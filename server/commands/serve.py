@@ -50,7 +50,9 @@ def setup_logging(data_dir: Path, foreground: bool, verbose: bool) -> None:
     if foreground:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
     else:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        from segmatte.server.journal import private_folder
+
+        private_folder(data_dir)
         handler = logging.handlers.RotatingFileHandler(
             data_dir / "server.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(fmt)
@@ -66,7 +68,9 @@ def _load_runner(spec: str | None) -> Any:
 
 def _lock(data_dir: Path) -> Any:
     """Hold an exclusive lock on the data folder: two servers must not share a journal."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    from segmatte.server.journal import private_folder
+
+    private_folder(data_dir)
     fh = open(data_dir / "server.lock", "a+")  # noqa: SIM115 - held for the process's life
     try:
         import fcntl
