@@ -334,8 +334,7 @@ class JobTable:
         wrote = known is True or not skipped
         job.frames[event.frame] = wrote
         job.recount()
-        if known is None or (wrote and not known):
-            self.journal.record_frame(job.id, event.frame, list(event.paths), skipped)
+        self.journal.record_frame(job.id, event.frame, list(event.paths), skipped)
 
     def running(self) -> list[Job]:
         return [j for j in self.jobs.values() if j.state == "running"]
