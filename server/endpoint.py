@@ -313,8 +313,6 @@ class Server:
                 self._send(identity, P.heartbeat(time.time()))
         self.sessions.reap(now, lambda identity: identity in self.peers)
         if self.doorman is not None:
-            self.doorman.authed = {p.fd for p in self.peers.values()
-                                   if p.authed and p.fd is not None} & set(self.doorman.open)
             self.doorman.tick(now)
 
     def _forget(self, identity: bytes) -> None:
