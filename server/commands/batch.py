@@ -110,11 +110,30 @@ def _runner(args: argparse.Namespace) -> Any:
                         window=args.window)
 
 
-def _dry_run(shots: list[Any]) -> int:
+def _dry_run(shots: list[Any], as_json: bool = False) -> int:
+    """The shots a run would make; a table for a person, JSON lines with ``--json``."""
+    if as_json:
+        for s in shots:
+            rng = f"{s.first}-{s.last}" if s.first is not None else "whole clip"
+            print(json.dumps({"id": s.id, "name": s.name, "source": s.source, "range": rng,
+                              "handles": list(s.handles), "error": s.error}))
+        return EXIT_OK
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, caption=f"{len(shots)} shots; nothing was run "
+                  "(--json for every field)", caption_justify="left")
+    table.add_column("shot", no_wrap=True)
+    table.add_column("frames", no_wrap=True, justify="right")
+    table.add_column("handles", no_wrap=True, justify="right")
+    table.add_column("source (or why it cannot run)", no_wrap=True, overflow="ellipsis", ratio=1)
     for s in shots:
         rng = f"{s.first}-{s.last}" if s.first is not None else "whole clip"
-        print(json.dumps({"id": s.id, "name": s.name, "source": s.source, "range": rng,
-                          "handles": list(s.handles), "error": s.error}))
+        head, tail = s.handles
+        what = f"[red]{s.error}[/]" if s.error else Path(str(s.source)).name
+        table.add_row(s.name, rng, f"{head}+{tail}" if head or tail else "-", what)
+    Console().print(table)
     return EXIT_OK
 
 
@@ -131,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"segmatte: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.dry_run:
-        return _dry_run(shots)
+        return _dry_run(shots, as_json=args.json)
     try:
         runner = _runner(args)
     except (ConnectionError, RuntimeError) as exc:
@@ -184,6 +203,10 @@ def run(args: argparse.Namespace) -> int:
                                     rate=args.rate)
         print(f"segmatte: wrote {path}", file=sys.stderr)
     counts = result.manifest.counts()
+    if result.ran == 0 and not result.stopped:
+        print(f"segmatte: nothing to run: all {counts.get('done', 0)} shots were already done"
+              + (f" ({counts.get('failed', 0)} failed last time: --retry-failed runs them again)"
+                 if counts.get("failed") else ""), file=sys.stderr)
     print(f"segmatte: {counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
           f"{counts.get('cancelled', 0) + counts.get('pending', 0)} to resume; "
           f"manifest {Path(settings.output) / 'segmatte-batch.json'}", file=sys.stderr)
