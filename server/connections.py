@@ -173,9 +173,14 @@ class Doorman:
         self.open.pop(fd, None)
         self.authed.discard(fd)
         try:
-            probe = socket.socket(fileno=os.dup(fd))
+            copy = os.dup(fd)
         except OSError:
             return  # already closed by libzmq
+        try:
+            probe = socket.socket(fileno=copy)
+        except OSError:  # not a socket any more: the number was reused
+            os.close(copy)
+            return
         try:
             # Only ever a TCP connection to our own port: a descriptor number
             # that libzmq closed may have been reused by something else.
