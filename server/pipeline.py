@@ -45,7 +45,7 @@ from segmatte.models.finish.stage import FinishStage
 from segmatte.models.frames import ClipInfo, Frame, Matte
 from segmatte.models.prompts import prompt_digest
 
-from .media import MediaError, MediaInfo, open_reader, probe, read_frame
+from .media import MediaError, MediaInfo, check_frames, open_reader, probe, read_frame
 from .output.exr import (
     file_sha256,
     is_complete,
@@ -211,17 +211,10 @@ def check_job(spec: JobSpec) -> JobPlan:
         cache.require(spec.finish.refine_model)
     media = probe(spec.source)
     first, last = (spec.range.first, spec.range.last) if spec.range else (media.first, media.last)
+    media = check_frames(media, first, last, hold_gaps=spec.hold_gaps)  # range, gaps: one sentence
     if first < media.first or last > media.last:
         raise MediaError(f"range {first}-{last} is outside the source's frames "
-                         f"{media.first}-{media.last} ({spec.source})", field="range")
-    gaps = [n for n in media.missing if first <= n <= last]
-    if gaps and not spec.hold_gaps:
-        shown = ", ".join(map(str, gaps[:10])) + (f" and {len(gaps) - 10} more" if len(gaps) > 10
-                                                   else "")
-        raise MediaError(f"{spec.source} has no file for frame{'s' if len(gaps) > 1 else ''} "
-                         f"{shown}; render {'them' if len(gaps) > 1 else 'it'}, or pass "
-                         "--hold-gaps (spec: \"hold_gaps\": true) to hold the previous frame "
-                         "over gaps", frame=gaps[0], field="hold_gaps")
+                         f"{media.first}-{media.last} ({spec.source})")
     folder = Path(spec.output.folder).expanduser().absolute()
     plan = JobPlan(spec=spec, media=media, engine_cls=engine_cls, options=options, first=first,
                    last=last, layers=_layer_names(spec, options), digest=spec.digest(), folder=folder)
@@ -276,11 +269,10 @@ def _runs(numbers: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _frames(media: MediaInfo, numbers: list[int], readers: list,
-            hold_gaps: bool = False) -> Iterator[Frame]:
+def _frames(media: MediaInfo, numbers: list[int], readers: list) -> Iterator[Frame]:
     """Frames for ``numbers`` (processing order), one reader per contiguous run."""
     for a, b in _runs(numbers):
-        reader = open_reader(media, min(a, b), max(a, b), reverse=b < a, hold_missing=hold_gaps)
+        reader = open_reader(media, min(a, b), max(a, b), reverse=b < a)
         readers.append(reader)
         with reader:
             yield from reader
@@ -453,11 +445,10 @@ class _JobRun:
 
         readers: list = []
         cancelled = False
-        engine.open(clip, spec.objects,
-                    fetch=lambda n: read_frame(plan.media, n, hold_missing=spec.hold_gaps))
+        engine.open(clip, spec.objects, fetch=lambda n: read_frame(plan.media, n))
         try:
             with WriterPool(workers=self.writers, max_pending=4) as pool:
-                stream = engine.stream(tap(_frames(plan.media, todo, readers, spec.hold_gaps)))
+                stream = engine.stream(tap(_frames(plan.media, todo, readers)))
                 try:
                     for matte in stream:
                         if self.cancel.is_set():

@@ -497,7 +497,14 @@ class SessionManager:
         except ValidationError as exc:
             msg = _first_error(exc, "output")
             raise _error(req, Code.BAD_SPEC, msg, msg.split(":", 1)[0]) from None
-        self.guard.check(output.folder, "output.folder", req.id)
+        if not os.path.isabs(os.path.expanduser(output.folder)):
+            raise _error(req, Code.BAD_SPEC, "output.folder must be an absolute path "
+                         "(the server has its own working folder)", "output.folder")
+        if not self.guard.allows(output.folder):
+            roots = ", ".join(str(r) for r in self.guard.roots)
+            raise _error(req, Code.BAD_PATH, f"{output.folder!r} is outside the folders this "
+                         f"server may use ({roots}); start it with --allow-root to add one",
+                         "output.folder")
         first, last = s.first, s.last
         if req["range"] is not None:
             try:

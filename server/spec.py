@@ -108,8 +108,6 @@ class JobSpec(_Strict):
         frames whose digest matches and refuses to overwrite others.
         """
         keep = self.model_dump(mode="json", exclude={"range": True, "output": {"folder", "overwrite"}})
-        if not keep.get("hold_gaps"):  # unset: the same digest as before the field existed
-            keep.pop("hold_gaps", None)
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model name, for engines that have several")
     p.add_argument("--range", dest="frame_range", metavar="A-B",
                    help="source frame numbers, inclusive; default: the whole clip")
+    p.add_argument("--hold-gaps", action="store_true",
+                   help="an image sequence with missing frames: hold the previous frame over "
+                        "each gap instead of refusing the job")
     p.add_argument("--out", required=True, help="output folder (made if missing)")
     p.add_argument("--name", help="sequence name; default: the source's name + _matte")
     p.add_argument("--channels", choices=("rgba", "a", "y"), default="rgba",
@@ -49,9 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="several layers (objects, classes): one sequence each (files, default) "
                         "or one multi-channel EXR per frame with channels <layer>.A")
     p.add_argument("--direction", choices=("forward", "backward", "both"), default="forward")
-    p.add_argument("--hold-gaps", action="store_true",
-                   help="an image sequence with missing frames: hold the previous frame over "
-                        "each gap instead of refusing the job")
     p.add_argument("--overwrite", action="store_true",
                    help="replace segmatte mattes of a different job in the output folder "
                         "(files segmatte did not write are never replaced)")
@@ -151,12 +151,12 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         finish["combine"] = args.combine
     data: dict[str, Any] = {
         "source": str(args.source),
+        "hold_gaps": args.hold_gaps,
         "engine": args.engine,
         "model": args.model,
         "options": options,
         "objects": objects,
         "direction": args.direction,
-        "hold_gaps": args.hold_gaps,
         "finish": finish,
         "output": {"folder": str(Path(args.out).expanduser().absolute()),
                    "name": args.name or _default_name(args.source),

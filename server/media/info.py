@@ -11,7 +11,7 @@ user can act on (it reaches hosts and the CLI unchanged).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from segmatte.models.frames import ClipInfo
@@ -69,6 +69,9 @@ class MediaInfo:
     """Frame numbers inside first..last with no file (sequences only)."""
     pattern: str | None = None
     """printf-style pattern of a sequence's files (``/shots/plate.%04d.exr``)."""
+    hold_gaps: bool = False
+    """Not a fact of the file but the job's choice, set at the door (:func:`check_frames`):
+    readers hold the previous frame over missing frames instead of refusing them."""
     frame_times: tuple[float, ...] = field(default=(), repr=False, compare=False)
     """Video only: presentation time in seconds of each frame, index = frame number."""
     seek_origin: float = field(default=0.0, repr=False, compare=False)
@@ -115,3 +118,24 @@ def check_size(width: int, height: int, where: str) -> None:
             "scale it down before making mattes")
 
 
+
+
+def check_frames(info: MediaInfo, first: int, last: int, *, hold_gaps: bool = False) -> MediaInfo:
+    """The door's check of a job's range against its source; the info its readers use.
+
+    The range must lie inside the source (MediaError, field ``range``), and a
+    sequence must have every frame of it unless ``hold_gaps`` (MediaError,
+    field ``hold_gaps``, naming the option). Returns ``info`` marked to hold
+    over gaps when the job asked, so every reader of the job does.
+    """
+    check_range(info, first, last)
+    gaps = [n for n in info.missing if first <= n <= last]
+    if gaps and not hold_gaps:
+        many = len(gaps) > 1
+        shown = ", ".join(map(str, gaps[:10])) + (f" and {len(gaps) - 10} more"
+                                                   if len(gaps) > 10 else "")
+        raise MediaError(f"{os.path.basename(info.path)} has no file for frame{'s' if many else ''} "
+                         f"{shown}; render {'them' if many else 'it'}, or pass --hold-gaps "
+                         "(spec: \"hold_gaps\": true) to hold the previous frame over gaps",
+                         frame=gaps[0], field="hold_gaps")
+    return replace(info, hold_gaps=hold_gaps) if hold_gaps != info.hold_gaps else info

@@ -250,7 +250,7 @@ class FrameReader:
 
 
 def open_reader(info: MediaInfo, first: int, last: int, *, reverse: bool = False,
-                queue_size: int = 4, hold_missing: bool = False) -> FrameReader:
+                queue_size: int = 4, hold_missing: bool | None = None) -> FrameReader:
     """Start reading source frames ``first..last`` (inclusive), reversed if asked.
 
     ``hold_missing`` repeats the previous existing frame over gaps in a
@@ -258,6 +258,7 @@ def open_reader(info: MediaInfo, first: int, last: int, *, reverse: bool = False
     raising MediaError naming the missing frame.
     """
     check_range(info, first, last)
+    hold_missing = info.hold_gaps if hold_missing is None else hold_missing
     source: _Source
     if info.kind == "video":
         source = _VideoSource(info, first, last, reverse)
@@ -266,7 +267,7 @@ def open_reader(info: MediaInfo, first: int, last: int, *, reverse: bool = False
     return FrameReader(info, source, queue_size)
 
 
-def read_frame(info: MediaInfo, number: int, *, hold_missing: bool = False) -> Frame:
+def read_frame(info: MediaInfo, number: int, *, hold_missing: bool | None = None) -> Frame:
     """Random access to one source frame (engines use it for clean plates and keyframes)."""
     check_range(info, number, number)
     if info.kind == "video":
@@ -278,4 +279,5 @@ def read_frame(info: MediaInfo, number: int, *, hold_missing: bool = False) -> F
             dec.close()
         raise MediaError(f"frame {number} of {os.path.basename(info.path)} could not be decoded",
                          frame=number)
-    return read_image_frame(info, number, hold_missing=hold_missing)
+    return read_image_frame(info, number,
+                            hold_missing=info.hold_gaps if hold_missing is None else hold_missing)

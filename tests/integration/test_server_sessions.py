@@ -183,7 +183,7 @@ def test_bad_requests_name_the_field(client: Client, server: ServerProcess, gree
         client.session_prompt(sid, 3, "o", points=pt)
         refused(lambda: client.session_propagate(sid, {"folder": "/etc/mattes"}),
                 "bad_path", "output.folder")
-        refused(lambda: client.session_propagate(sid, {"folder": "rel"}), "bad_path", "output.folder")
+        refused(lambda: client.session_propagate(sid, {"folder": "rel"}), "bad_spec", "output.folder")
         refused(lambda: client.session_propagate(sid, {"folder": str(tmp_path), "name": ".x"}),
                 "bad_spec", "output.name")
         refused(lambda: client.session_propagate(sid, out, range={"first": 0, "last": 5}),
