@@ -110,14 +110,16 @@ def _runner(args: argparse.Namespace) -> Any:
                         window=args.window)
 
 
-def _dry_run(shots: list[Any], as_json: bool = False) -> int:
-    """The shots a run would make; a table for a person, JSON lines with ``--json``."""
-    if as_json:
-        for s in shots:
-            rng = f"{s.first}-{s.last}" if s.first is not None else "whole clip"
-            print(json.dumps({"id": s.id, "name": s.name, "source": s.source, "range": rng,
-                              "handles": list(s.handles), "error": s.error}))
-        return EXIT_OK
+def _dry_run(shots: list[Any]) -> int:
+    for s in shots:
+        rng = f"{s.first}-{s.last}" if s.first is not None else "whole clip"
+        print(json.dumps({"id": s.id, "name": s.name, "source": s.source, "range": rng,
+                          "handles": list(s.handles), "error": s.error}))
+    return EXIT_OK
+
+
+def _dry_run_table(shots: list[Any]) -> int:
+    """``--dry-run`` for a person: one line per shot (``--json`` gives every field)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -150,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"segmatte: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.dry_run:
-        return _dry_run(shots, as_json=args.json)
+        return _dry_run(shots) if args.json else _dry_run_table(shots)
     try:
         runner = _runner(args)
     except (ConnectionError, RuntimeError) as exc:

@@ -151,10 +151,10 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         finish["combine"] = args.combine
     data: dict[str, Any] = {
         "source": str(args.source),
-        "hold_gaps": args.hold_gaps,
         "engine": args.engine,
         "model": args.model,
         "options": options,
+        "hold_gaps": args.hold_gaps,
         "objects": objects,
         "direction": args.direction,
         "finish": finish,
