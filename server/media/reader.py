@@ -19,8 +19,8 @@ import os
 import queue
 import threading
 import weakref
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from segmatte.models.frames import Frame
 
@@ -103,10 +103,20 @@ class _ImageSource:
         for number in numbers:
             if self._closed.is_set():
                 return
-            yield read_image_frame(self.info, number, hold_missing=self.hold_missing)
+            yield _named(number, read_image_frame, self.info, number, hold_missing=self.hold_missing)
 
     def close(self) -> None:
         self._closed.set()
+
+
+def _named(number: int, read: Callable[..., Frame], *args: Any, **kwargs: Any) -> Frame:
+    """``read(*args, **kwargs)``; a MediaError it raises names ``number`` as its frame."""
+    try:
+        return read(*args, **kwargs)
+    except MediaError as exc:
+        if exc.frame is None:
+            exc.frame = number
+        raise
 
 
 def _stand_in(info: MediaInfo, number: int, hold_missing: bool) -> int:
@@ -132,13 +142,7 @@ def read_image_frame(info: MediaInfo, number: int, *, hold_missing: bool = False
     """One frame of a sequence or still, converted for display."""
     source = _stand_in(info, number, hold_missing)
     what = f"frame {source} of {os.path.basename(info.path)}"
-    try:
-        raw = read_raw(info.frame_path(source), info.width, info.height, what=what,
-                       linear=info.linear)
-    except MediaError as exc:
-        if exc.frame is None:
-            exc.frame = number
-        raise
+    raw = read_raw(info.frame_path(source), info.width, info.height, what=what, linear=info.linear)
     return Frame(number, to_display(raw, linear=info.linear))
 
 
@@ -279,5 +283,5 @@ def read_frame(info: MediaInfo, number: int, *, hold_missing: bool | None = None
             dec.close()
         raise MediaError(f"frame {number} of {os.path.basename(info.path)} could not be decoded",
                          frame=number)
-    return read_image_frame(info, number,
-                            hold_missing=info.hold_gaps if hold_missing is None else hold_missing)
+    return _named(number, read_image_frame, info, number,
+                  hold_missing=info.hold_gaps if hold_missing is None else hold_missing)
