@@ -128,6 +128,9 @@ def check_frames(info: MediaInfo, first: int, last: int, *, hold_gaps: bool = Fa
     field ``hold_gaps``, naming the option). Returns ``info`` marked to hold
     over gaps when the job asked, so every reader of the job does.
     """
+    if first < info.first or last > info.last:
+        raise MediaError(f"range {first}-{last} is outside {os.path.basename(info.path)}, which "
+                         f"has frames {info.first}-{info.last}", field="range")
     check_range(info, first, last)
     gaps = [n for n in info.missing if first <= n <= last]
     if gaps and not hold_gaps:
