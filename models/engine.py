@@ -26,6 +26,27 @@ class EngineOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+PATH_OPTION: dict[str, Any] = {"segmatte_path": True}
+"""``json_schema_extra`` of an option field that may name a file (a clean plate,
+weights): the server's path guard finds such fields by this mark, so a new
+option that names a file is checked by declaring it, not by remembering to add
+it to the guard. Hosts see the mark in the options schema (a file picker)."""
+
+PATH_OR_NAME_OPTION: dict[str, Any] = {"segmatte_path": "or_name"}
+"""The mark of an option that holds a catalog name *or* a path (a checkpoint
+folder): the guard checks the values that look like a path."""
+
+
+def path_options(options: type[BaseModel]) -> dict[str, bool | str]:
+    """The fields of an options model marked as paths: name → the mark's value."""
+    marks: dict[str, bool | str] = {}
+    for name, f in options.model_fields.items():
+        extra = f.json_schema_extra
+        if isinstance(extra, dict) and extra.get("segmatte_path"):
+            marks[name] = extra["segmatte_path"]  # type: ignore[assignment]
+    return marks
+
+
 class EngineError(RuntimeError):
     """An engine could not do what the job asked; the message is for the user."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,37 +50,85 @@ def token_matches(expected: str, given: str) -> bool:
 
 
 class PathGuard:
-    """Checks that every path in a job spec lies under one of the allowed roots."""
+    """The one check every path in a request passes before anything touches the disk.
+
+    Sources, masks, clean plates, weights, output folders: whatever names a
+    file goes through :meth:`check`. The answer depends on the text of the
+    path and the allowed roots only (symlinks resolved), never on whether a
+    file is there, so a refusal tells a client nothing about what exists
+    outside the roots. Paths must be absolute: the server's working folder is
+    not the client's.
+    """
 
     def __init__(self, roots: Iterable[Path]) -> None:
         self.roots = tuple(Path(os.path.realpath(Path(r).expanduser())) for r in roots)
 
     def allows(self, path: str) -> bool:
-        if not path or "\x00" in path:
+        if not isinstance(path, str) or not path or "\x00" in path:
             return False
-        real = Path(os.path.realpath(Path(path).expanduser()))
+        expanded = Path(path).expanduser()
+        if not expanded.is_absolute():
+            return False
+        real = Path(os.path.realpath(expanded))
         return any(real == root or real.is_relative_to(root) for root in self.roots)
 
-    def check_spec(self, spec: dict[str, Any], msg_id: str | None) -> None:
-        """Raise ProtocolError(bad_path) naming the first field whose path is outside.
+    def check(self, path: Any, field: str, msg_id: str | None = None) -> None:
+        """Raise ProtocolError(bad_path) naming ``field`` unless ``path`` may be used."""
+        if not isinstance(path, str) or not path or "\x00" in path:
+            raise ProtocolError(Code.BAD_PATH, f"{field} must be a file path", field, msg_id)
+        if not Path(path).expanduser().is_absolute():
+            raise ProtocolError(Code.BAD_PATH, f"{field} must be an absolute path, not {path!r}: "
+                                "the server does not share the client's working folder", field,
+                                msg_id)
+        if not self.allows(path):
+            roots = ", ".join(str(r) for r in self.roots)
+            raise ProtocolError(Code.BAD_PATH, f"{field} {path!r} is outside the folders this "
+                                f"server may use ({roots}); start it with --allow-root to add one",
+                                field, msg_id)
+
+    def check_spec(self, spec: dict[str, Any], msg_id: str | None,
+                   option_paths: Mapping[str, bool | str] | Iterable[str] = ()) -> None:
+        """Raise ProtocolError(bad_path) naming the first field whose path may not be used.
 
         Works on the raw dict (already validated by ``parse_spec``) so the field
-        names match what the client sent.
+        names match what the client sent. ``option_paths`` names the engine
+        options that hold a path (:func:`segmatte.models.engine.path_options`);
+        a string in one of them is a path, anything else (a frame number) is not.
         """
-        for field, value in _spec_paths(spec):
-            if not self.allows(value):
-                roots = ", ".join(str(r) for r in self.roots)
-                raise ProtocolError(Code.BAD_PATH, f"{value!r} is outside the folders this server "
-                                    f"may use ({roots}); start it with --allow-root to add one",
-                                    field, msg_id)
+        for field, value in spec_paths(spec, option_paths):
+            self.check(value, field, msg_id)
 
 
-def _spec_paths(spec: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    yield "spec.source", str(spec.get("source", ""))
+def looks_like_path(value: str) -> bool:
+    """For a field that takes a catalog name or a folder: is this value a path?
+
+    Catalog names hold no separators; anything with one, or starting with
+    ``~`` or ``.``, is taken for a path (and so must pass the guard).
+    """
+    return "/" in value or "\\" in value or value.startswith(("~", "."))
+
+
+def spec_paths(spec: dict[str, Any], option_paths: Mapping[str, bool | str] | Iterable[str] = ()
+               ) -> Iterable[tuple[str, Any]]:
+    """Every (field, path) of a raw spec dict: source, output folder, masks, path options.
+
+    ``option_paths`` maps an option's name to its mark (``True``: always a path;
+    ``"or_name"``: a path when it looks like one); a plain list means ``True``.
+    """
+    yield "spec.source", spec.get("source", "")
     output = spec.get("output") or {}
-    yield "spec.output.folder", str(output.get("folder", ""))
+    yield "spec.output.folder", output.get("folder", "")
+    model = spec.get("model")
+    if isinstance(model, str) and looks_like_path(model):
+        yield "spec.model", model
+    options = spec.get("options") or {}
+    marks = option_paths if isinstance(option_paths, Mapping) else dict.fromkeys(option_paths, True)
+    for name, mark in marks.items():
+        value = options.get(name)
+        if isinstance(value, str) and (mark is True or looks_like_path(value)):
+            yield f"spec.options.{name}", value
     for i, obj in enumerate(spec.get("objects") or ()):
         for k, key in enumerate((obj or {}).get("keyframes") or ()):
             mask = (key or {}).get("mask")
-            if mask:
-                yield f"spec.objects.{i}.keyframes.{k}.mask", str(mask)
+            if mask is not None:
+                yield f"spec.objects.{i}.keyframes.{k}.mask", mask

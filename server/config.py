@@ -37,6 +37,12 @@ class ServerConfig:
     heartbeat_s: float = HEARTBEAT_S
     liveness: int = LIVENESS
     queue_limit: int = 10_000
+    max_connections: int = 512
+    """Connections at once; lowered at start to leave a quarter of the file descriptors free."""
+    max_unauthenticated: int = 64
+    """Connections that have not said a good hello yet; the oldest go first."""
+    hello_timeout_s: float = 5.0
+    """A connection that has not said a good hello by then is dropped."""
     config_dir: Path = field(default_factory=paths.config_dir)
     data_dir: Path = field(default_factory=paths.data_dir)
 
@@ -62,6 +68,14 @@ class ServerConfig:
             raise ConfigError(f"workers must be between 1 and 64, not {self.workers}")
         if not 0.05 <= self.heartbeat_s <= 60:
             raise ConfigError(f"heartbeat must be between 0.05 and 60 seconds, not {self.heartbeat_s}")
+        if not 1 <= self.max_connections <= 100_000:
+            raise ConfigError(f"max_connections must be between 1 and 100000, not {self.max_connections}")
+        if not 1 <= self.max_unauthenticated <= 100_000:
+            raise ConfigError("max_unauthenticated must be between 1 and 100000, not "
+                              f"{self.max_unauthenticated}")
+        if not 0.1 <= self.hello_timeout_s <= 600:
+            raise ConfigError(f"hello_timeout_s must be between 0.1 and 600 seconds, not "
+                              f"{self.hello_timeout_s}")
         return self
 
 
@@ -76,12 +90,15 @@ def is_loopback(host: str) -> bool:
 
 def load(**overrides: Any) -> ServerConfig:
     """Defaults, then ``config.json`` (keys: port, host, workers, allowed_roots,
-    heartbeat_s), then ``overrides`` that are not None. ``extra_roots`` adds
-    to the allowed roots instead of replacing them."""
+    heartbeat_s, max_connections, max_unauthenticated, hello_timeout_s), then
+    ``overrides`` that are not None. ``extra_roots`` adds to the allowed roots
+    instead of replacing them."""
     cfg = ServerConfig()
     stored = paths.read_json(paths.config_path())
     updates: dict[str, Any] = {}
-    for key, kind in (("port", int), ("host", str), ("workers", int), ("heartbeat_s", (int, float))):
+    for key, kind in (("port", int), ("host", str), ("workers", int), ("heartbeat_s", (int, float)),
+                      ("max_connections", int), ("max_unauthenticated", int),
+                      ("hello_timeout_s", (int, float))):
         if key in stored:
             if not isinstance(stored[key], kind) or isinstance(stored[key], bool):
                 raise ConfigError(f"{paths.config_path()}: {key} has the wrong type")

@@ -32,6 +32,7 @@ from segmatte.client.protocol import Code, ProtocolError, Request
 
 from .auth import PathGuard, ensure_token, token_matches
 from .config import ServerConfig
+from .connections import Doorman, Limits, raise_fd_limit
 from .jobs import Job, JobQueue, JobTable, Mailbox, PipelineRunner, Runner, Workers
 from .journal import Journal, journal_path
 from .sessions import Propagation, SessionManager
@@ -55,6 +56,8 @@ class Peer:
     last_seen: float
     last_sent: float = 0.0
     authed: bool = False
+    fd: int | None = None
+    """The connection (descriptor) the good hello came in on: the login is bound to it."""
     client: str = ""
     subs: set[str] = field(default_factory=set)
 
@@ -72,6 +75,26 @@ def _error_code(exc: BaseException) -> str:
     if "SpecError" in names or isinstance(exc, ValueError):
         return Code.BAD_SPEC
     return Code.INTERNAL
+
+
+def _option_paths(engine: str) -> dict[str, bool | str]:
+    """The engine's options that name files (empty for an unknown engine: the check says so)."""
+    from segmatte.models import registry
+    from segmatte.models.engine import EngineError, path_options
+
+    try:
+        return path_options(registry.get(engine).Options)
+    except EngineError:
+        return {}
+
+
+def _source_fd(frame: zmq.Frame) -> int | None:
+    """The descriptor of the connection a message came in on (libzmq's ZMQ_SRCFD)."""
+    try:
+        fd = frame.get(zmq.SRCFD)
+    except (zmq.ZMQError, AttributeError, TypeError):
+        return None
+    return fd if isinstance(fd, int) and fd >= 0 else None
 
 
 def _spec_field(exc: BaseException) -> str | None:
@@ -105,6 +128,7 @@ class Server:
         self.sessions = SessionManager(config.data_dir, self.guard, self.mailbox, self._offload)
         self.ctx = zmq.Context.instance()
         self.sock: zmq.Socket | None = None
+        self.doorman: Doorman | None = None
         self.address = ""
         self._stop = threading.Event()
         self._handlers: dict[str, Callable[[Peer, Request], None]] = {
@@ -122,7 +146,11 @@ class Server:
         sock = self.ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_SOCKET_MESSAGE)
-        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting client may reuse its identity
+        # Handover off: a second connection that claims a routing id already in
+        # use is not served (libzmq keeps it anonymous and drops what it sends),
+        # so nobody can step into a logged-in client's place by copying its id.
+        sock.setsockopt(zmq.ROUTER_HANDOVER, 0)
+        sock.setsockopt(zmq.HANDSHAKE_IVL, int(self.config.hello_timeout_s * 1000))
         sock.setsockopt(zmq.SNDHWM, 100_000)
         bind = self.config.bind_address
         if self.config.port == 0:
@@ -135,6 +163,13 @@ class Server:
                               "(is another segmatte server running? see `segmatte doctor`)") from None
         endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         port = int(endpoint.rsplit(":", 1)[1])
+        soft, _hard = raise_fd_limit()
+        limits = Limits.for_fd_limit(soft, self.config.max_connections,
+                                     self.config.max_unauthenticated, self.config.hello_timeout_s)
+        self.doorman = Doorman(sock, port, limits)
+        log.info("file descriptors: %d; at most %d connections, %d without a hello (dropped "
+                 "after %.1f s)", soft, limits.max_connections, limits.max_unauthenticated,
+                 limits.hello_timeout_s)
         self.sock = sock
         self.address = self.config.connect_address(port)
         return self.address
@@ -175,6 +210,9 @@ class Server:
             self.mailbox.drain()
         self.mailbox.drain()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.doorman is not None:
+            self.doorman.close()
+            self.doorman = None
         if self.sock is not None:
             self.sock.close(0)
             self.sock = None
@@ -227,6 +265,8 @@ class Server:
         poller = zmq.Poller()
         poller.register(self.sock, zmq.POLLIN)
         poller.register(self.mailbox.fileno(), zmq.POLLIN)
+        if self.doorman is not None:
+            poller.register(self.doorman.monitor, zmq.POLLIN)
         tick = self.config.heartbeat_s / 2
         next_tick = time.monotonic() + tick
         while not self._stop.is_set():
@@ -237,6 +277,8 @@ class Server:
                 if exc.errno == zmq.EINTR:
                     continue
                 raise
+            if self.doorman is not None:
+                self.doorman.events()  # before the ROUTER: a connection is known before it speaks
             if self.sock in ready:
                 self._receive_batch()
             self.mailbox.drain()
@@ -249,13 +291,13 @@ class Server:
         assert self.sock is not None
         for _ in range(limit):
             try:
-                frames = self.sock.recv_multipart(zmq.NOBLOCK)
+                parts = self.sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            if len(frames) > P.MAX_FRAMES + 1:
-                frames = frames[: P.MAX_FRAMES + 2]
+            fd = _source_fd(parts[-1])
+            frames = [p.bytes for p in parts[: P.MAX_FRAMES + 2]]
             try:
-                self._handle(frames[0], frames[1:])
+                self._handle(frames[0], frames[1:], fd)
             except Exception:  # one message must never take the server down
                 log.exception("handling a message failed")
                 self._send(frames[0], P.error_reply(None, Code.INTERNAL,
@@ -270,6 +312,8 @@ class Server:
             elif peer.authed and now - peer.last_sent >= hb:
                 self._send(identity, P.heartbeat(time.time()))
         self.sessions.reap(now, lambda identity: identity in self.peers)
+        if self.doorman is not None:
+            self.doorman.tick(now)
 
     def _forget(self, identity: bytes) -> None:
         peer = self.peers.pop(identity, None)
@@ -289,8 +333,9 @@ class Server:
         try:
             frames = P.encode(message)
         except (ProtocolError, ValueError) as exc:
-            frames = P.encode(P.error_reply(message.get("id"), Code.INTERNAL,
-                                            f"reply could not be encoded: {exc}"))
+            # never the message's own id unchecked: it may be what failed to encode
+            frames = P.encode(P.error_reply(P.read_id(message), Code.INTERNAL,
+                                            f"reply could not be encoded: {str(exc)[:200]!r}"))
         try:
             self.sock.send_multipart([identity, *frames], zmq.NOBLOCK)
         except zmq.ZMQError:
@@ -309,12 +354,17 @@ class Server:
 
     # --- dispatch -------------------------------------------------------------
 
-    def _handle(self, identity: bytes, frames: list[bytes]) -> None:
+    def _handle(self, identity: bytes, frames: list[bytes], fd: int | None = None) -> None:
         now = time.monotonic()
         peer = self.peers.get(identity)
         if peer is None:
             peer = self.peers[identity] = Peer(identity, last_seen=now)
         peer.last_seen = now
+        if peer.authed and fd is not None and peer.fd is not None and fd != peer.fd:
+            # Same routing id, another connection: the login stays with the first.
+            log.warning("client %s (%s): a message came over another connection; it must say "
+                        "hello again", identity.hex(), peer.client)
+            peer.authed = False
         message: dict[str, Any] = {}
         try:
             message = P.decode(frames)
@@ -326,7 +376,7 @@ class Server:
         if req.type == "heartbeat":
             return
         if req.type == "hello":
-            self._hello(peer, req)
+            self._hello(peer, req, fd)
             return
         if not peer.authed:
             self._error(peer, req.id, Code.HELLO_REQUIRED,
@@ -337,7 +387,7 @@ class Server:
             return
         self._handlers[req.type](peer, req)
 
-    def _hello(self, peer: Peer, req: Request) -> None:
+    def _hello(self, peer: Peer, req: Request, fd: int | None = None) -> None:
         if req["protocol"] not in P.SUPPORTED_PROTOCOLS:
             peer.authed = False
             self._error(peer, req.id, Code.BAD_VERSION,
@@ -351,6 +401,9 @@ class Server:
                         f"{self.config.config_dir / 'token'} (same user as the server)", "token")
             return
         peer.authed = True
+        peer.fd = fd
+        if self.doorman is not None:
+            self.doorman.authenticated(fd)
         peer.client = f"{req['client']} {req['name']}".strip()
         self._reply(peer, req, "welcome", protocol=P.PROTOCOL, server=__version__,
                     heartbeat_s=self.config.heartbeat_s, liveness=self.config.liveness,
@@ -411,7 +464,7 @@ class Server:
         except SpecError as exc:
             self._error(peer, req.id, Code.BAD_SPEC, f"job spec: {exc}", _spec_field(exc))
             return
-        try:
+        try:  # the fixed path fields at once; engine options that name files below
             self.guard.check_spec(raw, req.id)
         except ProtocolError as exc:
             self._error(peer, exc.id, exc.code, exc.message, exc.field)
@@ -425,9 +478,14 @@ class Server:
         def then(f: Future[Any]) -> None:
             waiting = self.pending_keys.pop(key, []) if key is not None else []
             exc = f.exception()
+            if isinstance(exc, ProtocolError):  # the path guard, on the engine's options
+                for identity, r in [(peer.identity, req), *waiting]:
+                    self._error(identity, r.id, exc.code, exc.message, exc.field)
+                return
             if exc is not None:
                 code = _error_code(exc)
-                field = _spec_field(exc) if code == Code.BAD_SPEC else "spec"
+                field = (_spec_field(exc) if code == Code.BAD_SPEC or getattr(exc, "field", None)
+                         else "spec")
                 if code == Code.INTERNAL:
                     log.error("checking a spec failed: %r", exc)
                 for identity, r in [(peer.identity, req), *waiting]:
@@ -445,7 +503,13 @@ class Server:
             self.queue.put(job.id, job.priority, (job.spec, job.cancel))
             log.info("job %s queued (priority %d) from %s", job.id, job.priority, peer.client)
 
-        self._offload(lambda: self.runner.check(spec), then)
+        def check() -> Any:
+            # Every option the engine declares as a path passes the guard before
+            # the runner's check opens anything.
+            self.guard.check_spec(raw, req.id, _option_paths(spec.engine))
+            return self.runner.check(spec)
+
+        self._offload(check, then)
 
     def _accept(self, peer: Peer, req: Request, job: Job) -> None:
         self._reply(peer, req, "submitted", job=job.id, state=job.summary())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import queue
 import socket
 import threading
@@ -186,6 +187,17 @@ class Job:
     user_cancelled: bool = False
     resumable: bool = True
     """False for a session's propagation: it needs the session, which ends with the server."""
+    started: float | None = None
+    """When the job first ran (wall clock); a resumed job's frames on disk from after it are its own."""
+    frames: dict[int, bool] = field(default_factory=dict)
+    """Frames this job has accounted for → True if it wrote the frame, False if it found
+    it done. The counters are recounted from it, so a resumed run that meets
+    its own frames again counts each frame once."""
+
+    def recount(self) -> None:
+        self.written = sum(self.frames.values())
+        self.skipped = len(self.frames) - self.written
+        self.done = len(self.frames)
 
     @property
     def finished(self) -> bool:
@@ -206,7 +218,7 @@ class Job:
         job = cls(id=row.id, spec=None, spec_dict=row.spec, priority=row.priority, key=row.key,
                   state=row.state, total=row.total, done=row.done, written=row.written,
                   skipped=row.skipped, seq=row.seq, manifest=row.manifest or "",
-                  reason=row.error or "")
+                  reason=row.error or "", started=row.started)
         end: Event | None = None
         if row.state == "done":
             end = Done(job=row.id, manifest=job.manifest, written=row.written, skipped=row.skipped)
@@ -235,6 +247,10 @@ class JobTable:
         self.stopping = False
 
     def add(self, job: Job) -> None:
+        if not job.frames and job.state not in FINISHED:  # a resumed job: what it already did
+            job.frames = self.journal.frame_outcomes(job.id)
+            if job.frames:
+                job.recount()
         self.jobs[job.id] = job
         if job.key:
             self.keys[job.key] = job.id
@@ -260,6 +276,7 @@ class JobTable:
         job = self.jobs.get(job_id)
         if job is not None and job.state == "queued":
             job.state = "running"
+            job.started = job.started or time.time()
             self.journal.set_state(job_id, "running")
 
     def apply(self, job_id: str, event: Event) -> int | None:
@@ -278,19 +295,16 @@ class JobTable:
         try:
             if isinstance(event, Accepted):
                 job.total = event.total
+                job.started = job.started or time.time()
                 if job.state == "queued":
                     job.state = "running"
                     self.journal.set_state(job_id, "running")
             elif isinstance(event, Progress):
-                job.done, job.total = max(job.done, event.done), event.total or job.total
+                job.total = event.total or job.total
+                job.done = max(job.done, min(event.done, job.total or event.done))
                 job.fps, job.eta_s = event.fps, event.eta_s
             elif isinstance(event, FrameWritten):
-                if event.skipped:
-                    job.skipped += 1
-                else:
-                    job.written += 1
-                job.done = max(job.done, job.written + job.skipped)
-                self.journal.record_frame(job_id, event.frame, list(event.paths), event.skipped)
+                self._frame(job, event)
             elif isinstance(event, (Done, Failed, Cancelled)):
                 job.state = event.type
                 if isinstance(event, Done):
@@ -309,6 +323,19 @@ class JobTable:
             raise
         return job.seq
 
+    def _frame(self, job: Job, event: FrameWritten) -> None:
+        """Count one frame once: a resumed run skips the frames this job wrote before."""
+        known = job.frames.get(event.frame)
+        skipped = event.skipped
+        if skipped and known is None and _written_since(event.paths, job.started):
+            # On disk, valid for this job, newer than its start, yet not in the
+            # journal: written just before a crash took the event with it.
+            skipped = False
+        wrote = known is True or not skipped
+        job.frames[event.frame] = wrote
+        job.recount()
+        self.journal.record_frame(job.id, event.frame, list(event.paths), skipped)
+
     def running(self) -> list[Job]:
         return [j for j in self.jobs.values() if j.state == "running"]
 
@@ -318,6 +345,16 @@ class JobTable:
             self.jobs.pop(job.id, None)
             if job.key:
                 self.keys.pop(job.key, None)
+
+
+def _written_since(paths: tuple[str, ...], started: float | None) -> bool:
+    """Whether every file of a frame was modified after ``started`` (wall clock)."""
+    if started is None or not paths:
+        return False
+    try:
+        return all(os.stat(p).st_mtime >= started - 1.0 for p in paths)
+    except OSError:
+        return False
 
 
 class Workers:

@@ -12,6 +12,7 @@ the integration tests hold the server to that.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -54,6 +55,13 @@ CREATE TABLE IF NOT EXISTS frames (
 
 def journal_path(data_dir: Path) -> Path:
     return data_dir / "journal.sqlite3"
+
+
+def private_folder(folder: Path) -> None:
+    """Make ``folder`` (the data folder: journal, log, endpoint) if needed; owner-only (0700)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name == "posix" and folder.stat().st_mode & 0o077:
+        os.chmod(folder, 0o700)
 
 
 @dataclass(frozen=True)
@@ -100,8 +108,13 @@ class Journal:
     """Read/write access for the server (one thread)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         self.path = path
+        # The journal holds users' paths: readable by its owner only (SQLite
+        # gives the -wal and -shm files the database file's mode).
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        if os.name == "posix":
+            os.chmod(path, 0o600)
         self.db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -135,11 +148,17 @@ class Journal:
                         (total, done, written, skipped, seq, job))
 
     def record_frame(self, job: str, frame: int, paths: list[str], skipped: bool) -> None:
+        """Log one frame's outcome; ``writes`` counts real writes, ``skips`` frames found done."""
         self.db.execute(
             "INSERT INTO frames (job, frame, paths, writes, skips, time) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(job, frame) DO UPDATE SET paths=excluded.paths, "
             "writes=writes+excluded.writes, skips=skips+excluded.skips, time=excluded.time",
             (job, frame, json.dumps(paths), 0 if skipped else 1, 1 if skipped else 0, time.time()))
+
+    def frame_outcomes(self, job: str) -> dict[int, bool]:
+        """Each frame the journal knows of this job → whether this job wrote it (else skipped)."""
+        rows = self.db.execute("SELECT frame, writes FROM frames WHERE job=?", (job,)).fetchall()
+        return {int(r[0]): int(r[1]) > 0 for r in rows}
 
     def job(self, job: str) -> JobRow | None:
         row = self.db.execute("SELECT * FROM jobs WHERE id=?", (job,)).fetchone()

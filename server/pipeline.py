@@ -45,7 +45,7 @@ from segmatte.models.finish.stage import FinishStage
 from segmatte.models.frames import ClipInfo, Frame, Matte
 from segmatte.models.prompts import prompt_digest
 
-from .media import MediaError, MediaInfo, open_reader, probe, read_frame
+from .media import MediaError, MediaInfo, check_frames, open_reader, probe, read_frame
 from .output.exr import (
     file_sha256,
     is_complete,
@@ -232,6 +232,7 @@ def check_job(spec: JobSpec) -> JobPlan:
         cache.require(spec.finish.refine_model)
     media = probe(spec.source, spec.part)
     first, last = (spec.range.first, spec.range.last) if spec.range else (media.first, media.last)
+    media = check_frames(media, first, last, hold_gaps=spec.hold_gaps)  # range, gaps: one sentence
     if first < media.first or last > media.last:
         raise MediaError(f"range {first}-{last} is outside the source's frames "
                          f"{media.first}-{media.last} ({spec.source})")
@@ -396,7 +397,7 @@ def run_job(spec: JobSpec, *, job_id: str, emit: Emit | None = None,
     try:
         plan = plan or check_job(spec)
     except (SpecError, MediaError, EngineError) as exc:
-        return _finish(emit, Failed(job=job_id, reason=str(exc)))
+        return _finish(emit, Failed(job=job_id, reason=str(exc), frame=getattr(exc, "frame", None)))
     try:
         return _JobRun(plan, job_id, emit, cancel, device_config.resolve(device), writers,
                        engine_factory).run()

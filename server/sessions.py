@@ -271,12 +271,7 @@ class SessionManager:
         if req["engine"] != "track":
             raise _error(req, Code.BAD_ENGINE, f"sessions run the track engine, not "
                          f"{req['engine']!r}", "engine")
-        if not self.guard.allows(req["source"]):
-            roots = ", ".join(str(r) for r in self.guard.roots)
-            raise _error(req, Code.BAD_PATH, f"{req['source']!r} is outside the folders this "
-                         f"server may use ({roots}); start it with --allow-root to add one", "source")
-        if not os.path.isabs(os.path.expanduser(req["source"])):
-            raise _error(req, Code.BAD_MEDIA, "source must be an absolute path", "source")
+        self.guard.check(req["source"], "source", req.id)
         try:
             options = TrackOptions(**(req["options"] or {}))
         except ValidationError as exc:
@@ -372,12 +367,7 @@ class SessionManager:
             if points or box is not None:
                 raise _error(req, Code.BAD_FIELD, "a mask cannot be combined with points or a "
                              "box in one prompt", "mask")
-            if not os.path.isabs(os.path.expanduser(mask)):
-                raise _error(req, Code.BAD_FIELD, "mask must be an absolute path (the server has "
-                             "its own working folder)", "mask")
-            if not self.guard.allows(mask):
-                raise _error(req, Code.BAD_PATH, f"{mask!r} is outside the folders this server "
-                             "may use", "mask")
+            self.guard.check(mask, "mask", req.id)
         elif not points and box is None:
             raise _error(req, Code.BAD_FIELD, "a prompt needs points, a box or a mask", "points")
 

@@ -98,6 +98,9 @@ class JobSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="the engine's own options")
     objects: tuple[ObjectPrompts, ...] = ()
     direction: Direction = "forward"
+    hold_gaps: bool = Field(False, description="an image sequence with missing frames: hold the "
+                            "previous frame over each gap (the first frame after, for a gap at "
+                            "the head) instead of refusing the job at the door")
     finish: FinishOptions = FinishOptions()
     output: OutputSpec
     retrack: FrameRange | None = Field(
@@ -107,6 +110,7 @@ class JobSpec(_Strict):
     def digest(self) -> str:
         """Identity of the whole job: settings and prompts (not the range or folder)."""
         keep = self.model_dump(mode="json", exclude={"range": True, "retrack": True,
+                                                     "hold_gaps": True,
                                                      "output": {"folder", "overwrite"}})
         if keep.get("part") is None:  # specs from before parts existed keep their digest
             keep.pop("part", None)
@@ -121,8 +125,8 @@ class JobSpec(_Strict):
         another job's and needs ``overwrite``.
         """
         keep = self.model_dump(mode="json", exclude={
-            "range": True, "retrack": True, "objects": True, "direction": True,
-            "output": {"folder", "overwrite"}})
+            "range": True, "retrack": True, "hold_gaps": True, "objects": True,
+            "direction": True, "output": {"folder", "overwrite"}})
         if keep.get("part") is None:
             keep.pop("part", None)
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from pydantic import Field, StrictInt, field_validator, model_validator
 
-from ..engine import Engine, EngineError, EngineOptions
+from ..engine import PATH_OPTION, Engine, EngineError, EngineOptions
 from ..frames import ClipInfo, Frame, Matte
 from ..prompts import ObjectPrompts
 from ..registry import register
@@ -54,7 +54,7 @@ class KeyOptions(EngineOptions):
         "keeps foreground tinted by screen spill opaque, at the price of slightly harder edges")
     clean_plate: StrictInt | Annotated[str, Field(min_length=1)] | None = Field(
         None, description="difference: the clean plate, a source frame number or the path of an "
-        "image file (RGB, same size as the clip)")
+        "image file (RGB, same size as the clip)", json_schema_extra=PATH_OPTION)
     threshold: float = Field(
         0.1, ge=0.0, lt=1.0, description="difference: colour differences up to this (RGB "
         "distance / sqrt 3) are background: noise and grain")

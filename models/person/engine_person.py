@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from ..engine import Engine, EngineError, EngineOptions
+from ..engine import PATH_OPTION, Engine, EngineError, EngineOptions
 from ..frames import ClipInfo, Frame, Matte
 from ..prompts import ObjectPrompts
 from ..registry import register
@@ -72,7 +72,7 @@ class PersonOptions(EngineOptions):
         None, description="torch device ('cpu', 'cuda', 'cuda:1', 'mps'); default: the job's")
     weights: str | None = Field(
         None, description="path of rvm_mobilenetv3.pth or rvm.json (or their folder); default: "
-        "the weights cache, then the test assets")
+        "the weights cache, then the test assets", json_schema_extra=PATH_OPTION)
 
     def ratio_for(self, height: int, width: int) -> float:
         if self.downsample_ratio == "auto":

@@ -12,14 +12,15 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..engine import EngineOptions
+from ..engine import PATH_OR_NAME_OPTION, EngineOptions
 from .catalog import DATASET, DEFAULT_MODEL
 from .classes import DATASETS, UNION_LAYER, check_names, parse_names, resolve
 
 
 class SemanticOptions(EngineOptions):
     model: str = Field(DEFAULT_MODEL, description="catalog name (see `segmatte models list`) or "
-                       "the folder of a transformers checkpoint saved with save_pretrained")
+                       "the folder of a transformers checkpoint saved with save_pretrained",
+                       json_schema_extra=PATH_OR_NAME_OPTION)
     classes: list[str] = Field(
         default_factory=list, description="class or group names, one layer each (layer name = "
         "the class name in lower case with '_' for spaces, e.g. traffic_light); a comma-"

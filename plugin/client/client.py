@@ -479,8 +479,14 @@ class Client:
     def _on_hello_reply(self, msg: dict[str, Any]) -> None:
         link = self._link
         if msg["type"] == "error":
-            link.refused = ClientError(msg.get("code") or P.Code.BAD_TOKEN,
-                                       str(msg.get("message", "")), msg.get("field"))
+            message = str(msg.get("message", ""))
+            if not self._token_now() and msg.get("field") == "token":
+                # the server's field error ("token length must be at least 1")
+                # would not tell the user what to do
+                message = (f"no token at {paths.token_path()}: start the server once "
+                           "(`segmatte serve`) to create your token, as the same user")
+            link.refused = ClientError(msg.get("code") or P.Code.BAD_TOKEN, message,
+                                       msg.get("field"))
             self._emit(Connection(state="refused", detail=str(link.refused.message)))
             for pending in self._pending.values():
                 if not pending.future.done():

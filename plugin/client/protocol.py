@@ -234,7 +234,31 @@ def decode(frames: list[bytes]) -> dict[str, Any]:
         raise ProtocolError(Code.BAD_JSON, f"payload is not UTF-8 JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise ProtocolError(Code.BAD_JSON, "payload must be a JSON object")
+    if b"\\ud" in payload.lower() and _has_lone_surrogate(obj):
+        # JSON may spell half of a UTF-16 pair ("\\ud800"): Python reads it into
+        # a str that cannot be encoded again, so nothing downstream (journal,
+        # replies, logs) could handle it. Refused here, before any id is read.
+        raise ProtocolError(Code.BAD_JSON, "payload holds an unpaired UTF-16 surrogate "
+                            "(\\ud800-\\udfff escape); it is not valid Unicode")
     return obj
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether any string (key or value) inside ``value`` holds a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 # --- validation ---------------------------------------------------------------
@@ -287,9 +311,17 @@ def _check_field(spec: Field, value: Any, msg_id: str | None) -> Any:
 def read_id(message: dict[str, Any]) -> str | None:
     """The message's ``id`` if it is a usable one, else None (for error replies)."""
     value = message.get("id")
-    if isinstance(value, str) and 0 < len(value) <= MAX_ID:
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID and _encodable(value):
         return value
     return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate_request(message: dict[str, Any]) -> Request:

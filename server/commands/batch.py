@@ -130,6 +130,27 @@ def _dry_run(shots: list[Any]) -> int:
     return EXIT_OK
 
 
+def _dry_run_table(shots: list[Any]) -> int:
+    """``--dry-run`` for a person: one line per shot (``--json`` gives every field)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, caption=f"{len(shots)} shots; nothing was run "
+                  "(--json for every field)", caption_justify="left")
+    table.add_column("shot", no_wrap=True)
+    table.add_column("frames", no_wrap=True, justify="right")
+    table.add_column("handles", no_wrap=True, justify="right")
+    table.add_column("source (or why it cannot run)", no_wrap=True, overflow="ellipsis", ratio=1)
+    for s in shots:
+        rng = f"{s.first}-{s.last}" if s.first is not None else "whole clip"
+        head, tail = s.handles
+        what = f"[red]{s.error}[/]" if s.error else Path(str(s.source)).name
+        table.add_row(s.name, rng, f"{head}+{tail}" if head or tail else "-", what)
+    Console().print(table)
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     from segmatte.server.batch.driver import run_batch
     from segmatte.server.batch.shots import BatchInputError, read_shots
@@ -143,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"segmatte: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.dry_run:
-        return _dry_run(shots)
+        return _dry_run(shots) if args.json else _dry_run_table(shots)
     try:
         runner = _runner(args)
     except (ConnectionError, RuntimeError) as exc:
@@ -202,6 +223,10 @@ def run(args: argparse.Namespace) -> int:
         except WriteBackError as exc:
             writeback_error = str(exc)
     counts = result.manifest.counts()
+    if result.ran == 0 and not result.stopped:
+        print(f"segmatte: nothing to run: all {counts.get('done', 0)} shots were already done"
+              + (f" ({counts.get('failed', 0)} failed last time: --retry-failed runs them again)"
+                 if counts.get("failed") else ""), file=sys.stderr)
     print(f"segmatte: {counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
           f"{counts.get('cancelled', 0) + counts.get('pending', 0)} to resume; "
           f"manifest {Path(settings.output) / 'segmatte-batch.json'}", file=sys.stderr)

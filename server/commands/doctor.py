@@ -56,9 +56,12 @@ def check_torch() -> Check:
         memory = f", {mem:.1f} GiB RAM"
     except (ValueError, OSError, AttributeError):
         memory = ""
+    cuda_build = getattr(torch.version, "cuda", None)
+    advice = (f"works, but slowly; torch is a CUDA {cuda_build} build but sees no GPU: check the "
+              "NVIDIA driver (nvidia-smi)" if cuda_build else
+              "works, but slowly; install a CUDA build of torch for an NVIDIA GPU")
     return Check("compute device", "warn", f"CPU only: {os.cpu_count()} cores{memory} "
-                 f"(torch {torch.__version__})",
-                 "works, but slowly; install a CUDA build of torch for an NVIDIA GPU")
+                 f"(torch {torch.__version__})", advice)
 
 
 def check_ffmpeg() -> Check:
@@ -98,11 +101,15 @@ def check_models() -> Check:
     cache = hf_cache_dir()
     models = sorted(p.name.removeprefix("models--").replace("--", "/")
                     for p in cache.glob("models--*")) if cache.is_dir() else []
+    from .models import found_elsewhere
+
+    person = found_elsewhere("rvm-mobilenetv3")
+    extra = f"; person engine weights: {person}" if person else ""
     if not models:
-        return Check("model cache", "warn", f"no models in {cache}",
+        return Check("model cache", "ok" if person else "warn", f"no models in {cache}{extra}",
                      "`segmatte models pull NAME` fetches one (the key engine needs none)")
     shown = ", ".join(models[:8]) + (f" … (+{len(models) - 8})" if len(models) > 8 else "")
-    return Check("model cache", "ok", f"{len(models)} in {cache}: {shown}")
+    return Check("model cache", "ok", f"{len(models)} in {cache}: {shown}{extra}")
 
 
 def check_token() -> Check:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from segmatte.client import paths
@@ -25,10 +26,15 @@ def register(subparsers: Any) -> None:
 
 
 def _when(t: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
+    """Time of day for today's jobs, the date for older ones."""
+    if not t:
+        return "-"
+    today = time.strftime("%Y-%m-%d") == time.strftime("%Y-%m-%d", time.localtime(t))
+    return time.strftime("%H:%M:%S" if today else "%Y-%m-%d", time.localtime(t))
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -46,14 +52,29 @@ def run(args: argparse.Namespace) -> int:
                       f"no journal yet ({path}); jobs appear here once `segmatte serve` runs one")
         return 0
     colour = {"done": "green", "failed": "red", "cancelled": "yellow", "running": "cyan"}
-    table = Table(title=f"segmatte jobs ({path})")
-    for col in ("job", "state", "frames", "engine", "source", "output", "created", "note"):
-        table.add_column(col, overflow="fold")
+    # One line per job at any width: names, not whole paths (those are in --json).
+    table = Table(box=box.SIMPLE_HEAD, caption=f"{path}; full paths and messages: --json",
+                  caption_justify="left")
+    table.add_column("job", no_wrap=True, min_width=12)
+    table.add_column("state", no_wrap=True, min_width=9)
+    table.add_column("frames", no_wrap=True, justify="right", min_width=7)
+    table.add_column("engine", no_wrap=True, min_width=8)
+    table.add_column("created", no_wrap=True, min_width=8)
+    table.add_column("source → output", no_wrap=True, overflow="ellipsis",
+                     ratio=1)
     for row in rows:
         s = row.summary()
-        note = s["error"] or (s["manifest"] or "")
+        what = (s["error"] if row.state == "failed" and s["error"] else
+                f"{_short(s['source'])} → {_short(s['output'])}")
         table.add_row(row.id, f"[{colour.get(row.state, 'white')}]{row.state}[/]",
-                      f"{row.done}/{row.total}", str(s["engine"] or ""), str(s["source"] or ""),
-                      str(s["output"] or ""), _when(row.created), note)
+                      f"{row.done}/{row.total}", str(s["engine"] or ""), _when(row.created), what)
     console.print(table)
     return 0
+
+
+def _short(path: Any) -> str:
+    """The last two parts of a path (``shots/a010.mov``): enough to tell jobs apart."""
+    if not path:
+        return ""
+    parts = Path(str(path)).parts
+    return str(Path(*parts[-2:])) if len(parts) > 1 else str(path)

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model name, for engines that have several")
     p.add_argument("--range", dest="frame_range", metavar="A-B",
                    help="source frame numbers, inclusive; default: the whole clip")
+    p.add_argument("--hold-gaps", action="store_true",
+                   help="an image sequence with missing frames: hold the previous frame over "
+                        "each gap instead of refusing the job")
     p.add_argument("--out", required=True, help="output folder (made if missing)")
     p.add_argument("--name", help="sequence name; default: the source's name + _matte")
     p.add_argument("--channels", choices=("rgba", "a", "y"), default="rgba",
@@ -162,6 +165,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         "engine": args.engine,
         "model": args.model,
         "options": options,
+        "hold_gaps": args.hold_gaps,
         "objects": objects,
         "direction": args.direction,
         "finish": finish,

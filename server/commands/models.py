@@ -37,9 +37,11 @@ def run_list(args: argparse.Namespace) -> int:
     rows = []
     for e in catalog.entries(args.engine):
         local = cache.local_path(e)
+        other = None if local is not None else found_elsewhere(e.name)
         rows.append({"name": e.name, "engine": e.engine, "source": e.repo or e.url,
                      "size_mb": e.size_mb, "licence": e.licence, "opt_in": e.opt_in,
-                     "pulled": local is not None, "path": str(local) if local else None,
+                     "pulled": local is not None, "path": str(local or other or "") or None,
+                     "usable": local is not None or other is not None,
                      "description": e.description})
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -47,15 +49,42 @@ def run_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="models")
-    for col in ("name", "engine", "size", "licence", "pulled", "source"):
-        table.add_column(col)
+    console = Console()
+    wide = console.width >= 120
+    # The name is what you type: never cut. The source is in --json (and wide terminals).
+    table = Table(title="models", caption="* opt-in licence: pull with --accept-licence"
+                  if any(r["opt_in"] for r in rows) else None)
+    table.add_column("name", no_wrap=True, min_width=max((len(r["name"]) for r in rows), default=4))
+    table.add_column("engine", no_wrap=True, min_width=8)
+    table.add_column("size", justify="right", no_wrap=True, min_width=7)
+    table.add_column("licence", no_wrap=True, overflow="ellipsis", max_width=14)
+    table.add_column("here", no_wrap=True)
+    if wide:
+        table.add_column("source", overflow="fold")
     for r in rows:
-        lic = r["licence"] + (" (opt-in)" if r["opt_in"] else "")
-        table.add_row(r["name"], r["engine"], f"{r['size_mb']:.0f} MB", lic,
-                      "yes" if r["pulled"] else "no", r["source"])
-    Console().print(table)
+        lic = r["licence"] + (" *" if r["opt_in"] else "")
+        here = "pulled" if r["pulled"] else ("assets" if r["usable"] else "no")
+        cells = [r["name"], r["engine"], f"{r['size_mb']:.0f} MB", lic, here]
+        table.add_row(*cells, *([r["source"]] if wide else []))
+    console.print(table)
+    if any(r["usable"] and not r["pulled"] for r in rows):
+        console.print("[dim]assets: not pulled, but the engine finds the test assets' weights "
+                      "(install/test_assets.py); `--json` shows where[/]")
     return EXIT_OK
+
+
+def found_elsewhere(name: str) -> str | None:
+    """Weights an engine finds outside the model cache (the person engine reads the
+    test assets' TF.js export), so the listing says what really runs."""
+    if name != "rvm-mobilenetv3":
+        return None
+    from segmatte.models.engine import EngineError
+    from segmatte.models.person.weights import resolve_weights
+
+    try:
+        return str(resolve_weights())
+    except EngineError:
+        return None
 
 
 def run_pull(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import json
 import sys
 
 from ..cli import EXIT_OK, EXIT_USAGE
-from ..media import MediaError, probe
+from ..media import MediaError, MediaInfo, probe
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,9 +35,35 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=str(args.source), show_header=False)
-    for key, value in data.items():
-        if key == "missing" and value:
-            value = f"{len(value)} frames: {value[:20]}{' …' if len(value) > 20 else ''}"
-        table.add_row(key, str(value))
+    for key, value in summary(info).items():
+        table.add_row(key, value)
     Console().print(table)
     return EXIT_OK
+
+
+def summary(info: MediaInfo) -> dict[str, str]:
+    """What a person reads: one short line per fact (``--json`` has every frame time)."""
+    rows = {"path": info.path, "kind": info.kind, "size": f"{info.width}×{info.height}",
+            "fps": f"{info.fps:g}" if info.fps else "not recorded (image files; the host decides)",
+            "frames": f"{info.first}-{info.last} ({info.frame_count} frames)"}
+    if info.kind == "sequence":
+        rows["missing"] = (_numbers(info.missing) if info.missing else "none")
+        if info.missing:
+            rows["missing"] += "; --hold-gaps holds the previous frame over them"
+    if info.frame_times:
+        times = info.frame_times
+        rows["frame times"] = (f"{times[0]:.3f} s … {times[-1]:.3f} s "
+                               f"({len(times)} indexed; --json lists them)")
+    rows["format"] = f"{info.codec}, {info.pix_fmt}, {info.bit_depth}-bit" + (
+        ", scene-linear" if info.linear else "")
+    if info.timecode:
+        rows["timecode"] = info.timecode
+    if info.pattern and info.pattern != info.path:
+        rows["files"] = info.pattern
+    return rows
+
+
+def _numbers(values: tuple[int, ...], limit: int = 20) -> str:
+    shown = ", ".join(map(str, values[:limit]))
+    more = f" and {len(values) - limit} more" if len(values) > limit else ""
+    return f"{len(values)} frame{'s' if len(values) != 1 else ''}: {shown}{more}"

@@ -45,6 +45,23 @@ def absolute_spec(spec: Any) -> dict[str, Any]:
         for key in obj.get("keyframes") or ():
             if key.get("mask"):
                 key["mask"] = os.path.abspath(os.path.expanduser(key["mask"]))
+    # engine options that name files (a clean plate, weights), as the engine declares them
+    from segmatte.models import registry
+    from segmatte.models.engine import EngineError, path_options
+
+    from ..auth import looks_like_path
+
+    try:
+        marks = path_options(registry.get(data["engine"]).Options)
+    except EngineError:
+        marks = {}
+    options = data.get("options") or {}
+    for name, mark in marks.items():
+        value = options.get(name)
+        if isinstance(value, str) and (mark is True or looks_like_path(value)):
+            options[name] = os.path.abspath(os.path.expanduser(value))
+    if isinstance(data.get("model"), str) and looks_like_path(data["model"]):
+        data["model"] = os.path.abspath(os.path.expanduser(data["model"]))
     return data
 
 

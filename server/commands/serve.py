@@ -38,6 +38,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--heartbeat", type=float, default=None, metavar="SECONDS",
                    help="heartbeat interval (default 1 s)")
     p.add_argument("--foreground", action="store_true", help="log to the terminal, not the log file")
+    p.add_argument("--stop", action="store_true",
+                   help="stop the running server (also one that `matte --server` or `batch` "
+                   "started in the background); unfinished jobs resume at its next start")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     p.add_argument("--runner", default=None, help=argparse.SUPPRESS)  # tests: MODULE:FACTORY
     p.set_defaults(func=run)
@@ -50,7 +53,9 @@ def setup_logging(data_dir: Path, foreground: bool, verbose: bool) -> None:
     if foreground:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
     else:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        from segmatte.server.journal import private_folder
+
+        private_folder(data_dir)
         handler = logging.handlers.RotatingFileHandler(
             data_dir / "server.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(fmt)
@@ -66,7 +71,9 @@ def _load_runner(spec: str | None) -> Any:
 
 def _lock(data_dir: Path) -> Any:
     """Hold an exclusive lock on the data folder: two servers must not share a journal."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    from segmatte.server.journal import private_folder
+
+    private_folder(data_dir)
     fh = open(data_dir / "server.lock", "a+")  # noqa: SIM115 - held for the process's life
     try:
         import fcntl
@@ -81,13 +88,45 @@ def _lock(data_dir: Path) -> Any:
     return fh
 
 
+def stop_running() -> int:
+    """``serve --stop``: ask the server named by the endpoint file to shut down."""
+    from segmatte.client import paths
+    from segmatte.client.client import Client, ClientError
+
+    address = paths.read_json(paths.endpoint_path()).get("address")
+    if not address:
+        print("segmatte: no server is running (no endpoint file at "
+              f"{paths.endpoint_path()})", file=sys.stderr)
+        return 1
+    client = Client(address)
+    try:
+        client.connect(timeout=5)
+        client.shutdown()
+    except (TimeoutError, ClientError, ConnectionError) as exc:
+        print(f"segmatte: cannot stop the server at {address}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f"segmatte: the server at {address} is stopping; unfinished jobs resume at its next "
+          "start", file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    from segmatte.server.config import load
+    from segmatte.server.config import ConfigError, load
     from segmatte.server.endpoint import Server, ServerError
 
-    cfg = load(port=args.port, host=args.host, workers=args.workers,
-               heartbeat_s=args.heartbeat, allow_remote=args.allow_remote or None,
-               extra_roots=args.allow_root)
+    from ..cli import EXIT_USAGE
+
+    if args.stop:
+        return stop_running()
+    try:
+        cfg = load(port=args.port, host=args.host, workers=args.workers,
+                   heartbeat_s=args.heartbeat, allow_remote=args.allow_remote or None,
+                   extra_roots=args.allow_root)
+    except ConfigError as exc:  # a setting that cannot work: bad input, exit 2
+        print(f"segmatte: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     lock = _lock(cfg.data_dir)
     setup_logging(cfg.data_dir, args.foreground, args.verbose)
     server = Server(cfg, runner=_load_runner(args.runner))
@@ -103,9 +142,9 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    if args.foreground:
-        print(f"segmatte server listening on {address} (pid {os.getpid()}); Ctrl-C stops it",
-              file=sys.stderr, flush=True)
+    where = "logs here" if args.foreground else f"logs to {cfg.data_dir / 'server.log'}"
+    print(f"segmatte server listening on {address} (pid {os.getpid()}; {where}). Stop it with "
+          "Ctrl-C here or `segmatte serve --stop` from any terminal.", file=sys.stderr, flush=True)
     server.serve_forever()
     lock.close()
     return 0

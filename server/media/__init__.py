@@ -8,7 +8,8 @@ Every failure is a :class:`MediaError` whose message is one sentence for the use
 """
 
 from .colour import linear_to_display, to_display
-from .probe import MAX_SIDE, MediaError, MediaInfo, check_range, probe
+from .info import MAX_SIDE, MediaError, MediaInfo, check_frames, check_range
+from .probe import probe
 from .reader import FrameReader, open_reader, read_frame
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "FrameReader",
     "MediaError",
     "MediaInfo",
+    "check_frames",
     "check_range",
     "linear_to_display",
     "open_reader",

@@ -19,13 +19,13 @@ import os
 import queue
 import threading
 import weakref
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from segmatte.models.frames import Frame
 
 from .colour import to_display
-from .probe import MediaError, MediaInfo, check_range
+from .info import MediaError, MediaInfo, check_range
 from .sequence import read_raw
 from .video import VideoDecode
 
@@ -103,10 +103,20 @@ class _ImageSource:
         for number in numbers:
             if self._closed.is_set():
                 return
-            yield read_image_frame(self.info, number, hold_missing=self.hold_missing)
+            yield _named(number, read_image_frame, self.info, number, hold_missing=self.hold_missing)
 
     def close(self) -> None:
         self._closed.set()
+
+
+def _named(number: int, read: Callable[..., Frame], *args: Any, **kwargs: Any) -> Frame:
+    """``read(*args, **kwargs)``; a MediaError it raises names ``number`` as its frame."""
+    try:
+        return read(*args, **kwargs)
+    except MediaError as exc:
+        if exc.frame is None:
+            exc.frame = number
+        raise
 
 
 def _stand_in(info: MediaInfo, number: int, hold_missing: bool) -> int:
@@ -115,8 +125,9 @@ def _stand_in(info: MediaInfo, number: int, hold_missing: bool) -> int:
         return number
     if not hold_missing:
         raise MediaError(
-            f"frame {number} of {os.path.basename(info.path)} is missing; render it, "
-            "or ask to hold the previous frame over gaps")
+            f"frame {number} of {os.path.basename(info.path)} is missing; render it, or pass "
+            "--hold-gaps (spec: \"hold_gaps\": true) to hold the previous frame over gaps",
+            frame=number)
     gaps = set(info.missing)
     for candidate in range(number - 1, info.first - 1, -1):
         if candidate not in gaps:
@@ -244,7 +255,7 @@ class FrameReader:
 
 
 def open_reader(info: MediaInfo, first: int, last: int, *, reverse: bool = False,
-                queue_size: int = 4, hold_missing: bool = False) -> FrameReader:
+                queue_size: int = 4, hold_missing: bool | None = None) -> FrameReader:
     """Start reading source frames ``first..last`` (inclusive), reversed if asked.
 
     ``hold_missing`` repeats the previous existing frame over gaps in a
@@ -252,6 +263,7 @@ def open_reader(info: MediaInfo, first: int, last: int, *, reverse: bool = False
     raising MediaError naming the missing frame.
     """
     check_range(info, first, last)
+    hold_missing = info.hold_gaps if hold_missing is None else hold_missing
     source: _Source
     if info.kind == "video":
         source = _VideoSource(info, first, last, reverse)
@@ -260,7 +272,7 @@ def open_reader(info: MediaInfo, first: int, last: int, *, reverse: bool = False
     return FrameReader(info, source, queue_size)
 
 
-def read_frame(info: MediaInfo, number: int, *, hold_missing: bool = False) -> Frame:
+def read_frame(info: MediaInfo, number: int, *, hold_missing: bool | None = None) -> Frame:
     """Random access to one source frame (engines use it for clean plates and keyframes)."""
     check_range(info, number, number)
     if info.kind == "video":
@@ -270,5 +282,7 @@ def read_frame(info: MediaInfo, number: int, *, hold_missing: bool = False) -> F
                 return Frame(n, to_display(raw, linear=False))
         finally:
             dec.close()
-        raise MediaError(f"frame {number} of {os.path.basename(info.path)} could not be decoded")
-    return read_image_frame(info, number, hold_missing=hold_missing)
+        raise MediaError(f"frame {number} of {os.path.basename(info.path)} could not be decoded",
+                         frame=number)
+    return _named(number, read_image_frame, info, number,
+                  hold_missing=info.hold_gaps if hold_missing is None else hold_missing)

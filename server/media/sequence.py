@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import OpenImageIO as oiio
 
-from .probe import MediaError, MediaInfo, check_size
+from .info import MediaError, MediaInfo, check_size
 
 IMAGE_EXTS = frozenset({
     ".exr", ".sxr", ".dpx", ".cin", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".tga",

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 import ffmpeg
 import numpy as np
 
-from .probe import MediaError, MediaInfo, check_range, check_size
+from .info import MediaError, MediaInfo, check_range, check_size
 
 PROBE_TIMEOUT_S = 600.0
 """The index pass reads the whole file; a network share may be slow."""
@@ -212,11 +212,67 @@ def probe_video(path: str) -> MediaInfo:
         raise MediaError(f"{_name(path)} holds no video frames; it may be truncated")
     if fps <= 0 and len(times) > 1:
         fps = (len(times) - 1) / (times[-1] - times[0])
+    declared = _declared_frames(path, block, fps)
+    if declared is not None and len(times) < declared - max(2, declared // 50):
+        raise MediaError(f"{_name(path)} is truncated: its header declares {declared} frames but "
+                         f"only {len(times)} can be read (frames 0-{len(times) - 1}); copy or "
+                         "export it again", frame=len(times))
     return MediaInfo(
         path=path, kind="video", width=width, height=height, fps=float(fps),
         first=0, last=len(times) - 1, frame_count=len(times), codec=codec,
         pix_fmt=pix_fmt, bit_depth=_bit_depth(pix_fmt), linear=False,
         timecode=tc.group(1) if tc else None, frame_times=times, seek_origin=seek_origin)
+
+
+_STREAM_DURATION_RE = re.compile(r"^\s*DURATION\s*:\s*(\d+):(\d+):([\d.]+)", re.M)
+
+
+def _declared_frames(path: str, stream_block: str, fps: float) -> int | None:
+    """The frame count the container's header declares for the video, if it says one.
+
+    The stream copy pass counts the frames that are really there; a file cut
+    short (a copy that stopped half way) still carries its header, so the two
+    disagree. AVI headers count frames; Matroska tags each stream's duration.
+    Other containers (MP4, MOV) keep their index at the end and fail to open
+    when cut, which the probe already reports.
+    """
+    frames = _avi_declared_frames(path)
+    if frames is not None:
+        return frames
+    m = _STREAM_DURATION_RE.search(stream_block)
+    if m and fps > 0:
+        h, mi, sec = m.groups()
+        return round((int(h) * 3600 + int(mi) * 60 + float(sec)) * fps)
+    return None
+
+
+def _avi_declared_frames(path: str) -> int | None:
+    """Frames of the first video stream by its AVI header (``strh.dwLength``;
+    OpenDML's ``dmlh`` total when the file has one), or None if not an AVI."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"AVI ":
+        return None
+    video_length = odml_total = None
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if cid == b"LIST":
+            pos += 12  # descend: LIST size type, then its chunks
+            continue
+        data = head[pos + 8:pos + 8 + size]
+        if cid == b"strh" and len(data) >= 36 and data[:4] == b"vids" and video_length is None:
+            video_length = int.from_bytes(data[32:36], "little")
+        elif cid == b"dmlh" and len(data) >= 4:
+            odml_total = int.from_bytes(data[:4], "little")
+        elif cid == b"movi" or cid == b"idx1":
+            break
+        pos += 8 + size + (size & 1)
+    best = odml_total or video_length
+    return best if best else None
 
 
 def _duration(text: str) -> float | None:
@@ -408,7 +464,7 @@ class VideoDecode:
                     if self._closed.is_set():
                         return False
                     raise MediaError(f"ffmpeg stopped reporting frames of {_name(self.info.path)} "
-                                     f"at frame {expected}")
+                                     f"at frame {expected}", frame=expected)
                 number = self._number_of(stamp)
                 if number is None or number < expected:
                     continue  # before the range (seek pre-roll), or a picture not in the index
@@ -416,7 +472,7 @@ class VideoDecode:
                     if expected == self.first and seek > 0:
                         return True
                     raise MediaError(f"frame {expected} of {_name(self.info.path)} could not be "
-                                     "decoded; the file is damaged there")
+                                     "decoded; the file is damaged there", frame=expected)
                 yield number, raw
                 expected += 1
             return False
@@ -426,12 +482,13 @@ class VideoDecode:
     def _ended_early(self, expected: int) -> MediaError:
         name = _name(self.info.path)
         if not os.path.exists(self.info.path):
-            return MediaError(f"{name} is no longer there; it was moved or deleted while being read")
+            return MediaError(f"{name} is no longer there; it was moved or deleted while being "
+                              "read", frame=expected)
         if expected == self.first:
             return MediaError(f"ffmpeg could not decode frame {expected} of {name}; the file may "
-                              "have changed since it was probed, or be damaged")
+                              "have changed since it was probed, or be damaged", frame=expected)
         return MediaError(f"{name} ended at frame {expected - 1}, before frame {self.last}; "
-                          "it may be truncated")
+                          "it may be truncated", frame=expected)
 
     @staticmethod
     def _kill(proc: subprocess.Popen[bytes]) -> None:

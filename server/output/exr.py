@@ -192,8 +192,11 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-_TEMP = re.compile(r"^\.(?P<final>.+)\.[0-9a-f]{8}\.tmp$")
-"""The names :func:`create_temp` makes: ``.<final name>.<8 hex>.tmp``."""
+TEMP_PREFIX = ".segmatte-"
+_TEMP = re.compile(r"^\.segmatte-[0-9a-f]{16}\.(?P<final>.+)\.tmp$")
+"""The names :func:`create_temp` makes: ``.segmatte-<16 hex>.<final name>.tmp``. The
+prefix is segmatte's own, so a user's file never looks like one of its temporary files
+(only those are ever removed)."""
 
 
 def stale_temps(folder: Path, finals: set[str]) -> list[Path]:
@@ -216,7 +219,7 @@ def create_temp(path: Path) -> tuple[int, Path]:
     file gets the usual umask permissions, so the renamed matte is readable
     by the render farm and other users like any file the artist makes."""
     for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        tmp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}.{path.name}.tmp")
         try:
             return os.open(
                 tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666

@@ -13,12 +13,48 @@ with a missing frame should stop rather than write on.
 
 from __future__ import annotations
 
+import errno
+import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+FD_RETRY_S = 30.0
+"""How long a write waits for a file descriptor when the process is out of them."""
+
+
+def _out_of_descriptors(exc: BaseException) -> bool:
+    """EMFILE/ENFILE, as an OSError or in the text of a library's error (OpenImageIO)."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+            return True
+        if "Too many open files" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
+def _patient(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    """Run a write; while the process is out of file descriptors (a connection
+    flood on the server, say) wait and try again instead of failing the job.
+    A write is a temp file and a rename, so running it again is safe."""
+    deadline = time.monotonic() + FD_RETRY_S
+    pause = 0.01
+    while True:
+        try:
+            return fn(*args, **kw)
+        except Exception as exc:
+            if not _out_of_descriptors(exc) or time.monotonic() > deadline:
+                raise
+            log.warning("out of file descriptors while writing; trying again in %.2f s", pause)
+            time.sleep(pause)
+            pause = min(0.5, pause * 2)
 
 
 class WriteError(RuntimeError):
@@ -76,7 +112,7 @@ class WriterPool:
         self._slots.acquire()
         try:
             self._raise_if_failed()  # a write may have failed while we waited
-            fut = self._executor.submit(fn, *args, **kw)
+            fut = self._executor.submit(_patient, fn, *args, **kw)
         except BaseException:
             self._slots.release()
             raise

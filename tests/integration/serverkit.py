@@ -40,7 +40,8 @@ class ServerProcess:
     """One ``segmatte serve --foreground`` subprocess with its own folders."""
 
     def __init__(self, root: Path, *, port: int = 0, workers: int = 1, heartbeat: float = 0.25,
-                 slow: float | None = None, extra: list[str] | None = None) -> None:
+                 slow: float | None = None, extra: list[str] | None = None,
+                 max_files: int | None = None, config: dict[str, Any] | None = None) -> None:
         self.root = root
         self.config_dir = root / "config"
         self.data_dir = root / "data"
@@ -49,6 +50,10 @@ class ServerProcess:
         self.heartbeat = heartbeat
         self.slow = slow
         self.extra = extra or []
+        self.max_files = max_files
+        """RLIMIT_NOFILE (soft and hard) of the server process: a flood test needs few connections."""
+        self.config = config or {}
+        """Written to the server's config.json before it starts."""
         self.proc: subprocess.Popen[bytes] | None = None
         self.address = ""
         self.log = root / "server-stderr.log"
@@ -75,8 +80,19 @@ class ServerProcess:
                "--heartbeat", str(self.heartbeat), *self.extra]
         if self.slow is not None:
             cmd += ["--runner", "slow_runner:SlowRunner"]
+        if self.config:
+            self.config_dir.mkdir(parents=True, exist_ok=True)
+            (self.config_dir / "config.json").write_text(json.dumps(self.config))
+        limit = self.max_files
+
+        def lower_file_limit() -> None:  # in the child, before exec
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=log)
+            self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=log,
+                                         preexec_fn=lower_file_limit if limit else None)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -293,10 +293,15 @@ def test_cli_dry_run_and_bad_input(media: Path, tmp_path: Path) -> None:
     cut = write_cut(tmp_path, media)
     env = dict(os.environ)
     run = subprocess.run([sys.executable, "-m", "segmatte.server.commands.batch", str(cut), "--out",
-                          str(tmp_path / "out"), "--dry-run"], capture_output=True, text=True,
-                         env=env, timeout=60)
+                          str(tmp_path / "out"), "--dry-run", "--json"], capture_output=True,
+                         text=True, env=env, timeout=60)
     assert run.returncode == 0, run.stderr
     rows = [json.loads(line) for line in run.stdout.splitlines()]
+    table = subprocess.run([sys.executable, "-m", "segmatte.server.commands.batch", str(cut),
+                            "--out", str(tmp_path / "out"), "--dry-run"], capture_output=True,
+                           text=True, env=dict(env, COLUMNS="80"), timeout=60)
+    assert table.returncode == 0 and "{" not in table.stdout  # a table for a person
+    assert all(r["name"] in table.stdout for r in rows[:3]) and "2-5" in table.stdout
     assert [r["range"] for r in rows[:3]] == ["2-5", "2-4", "10-13"]
     assert sum(1 for r in rows if r["error"]) == 2
     bad = subprocess.run([sys.executable, "-m", "segmatte.server.commands.batch",

@@ -142,11 +142,14 @@ def test_check_job_rejects_before_anything_is_made(green_screen_clip, tmp_path):
 
 def test_a_dead_writers_temporary_files_are_cleared_others_kept(green_screen_clip, tmp_path):
     # what a writer killed between create and rename leaves behind (create_temp's names)
-    ours = tmp_path / ".m.0002.exr.0badc0de.tmp"
+    ours = tmp_path / ".segmatte-0123456789abcdef.m.0002.exr.tmp"
     ours.write_bytes(b"half a frame")
     theirs = tmp_path / ".notes.txt.0badc0de.tmp"
     theirs.write_bytes(b"not ours")
+    lookalike = tmp_path / ".m.0001.exr.deadbeef.tmp"  # the user's, in the old temp pattern
+    lookalike.write_bytes(b"the user's")
     result = run_job(spec(green_screen_clip, tmp_path, range={"first": 0, "last": 3}), job_id="t")
     assert isinstance(result, Done)
     assert not ours.exists() and theirs.read_bytes() == b"not ours"
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".m.")]
+    assert lookalike.read_bytes() == b"the user's"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".segmatte-")]

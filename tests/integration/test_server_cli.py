@@ -41,6 +41,12 @@ def test_relative_paths_are_made_absolute(tmp_path: Path, monkeypatch: pytest.Mo
     data = absolute_spec(parse_spec(key_spec("clip.mp4", "out")))
     assert data["source"] == str(tmp_path / "clip.mp4")
     assert data["output"]["folder"] == str(tmp_path / "out")
+    plate = absolute_spec(parse_spec(key_spec("clip.mp4", "out", options={
+        "mode": "difference", "clean_plate": "plate.png"})))
+    assert plate["options"]["clean_plate"] == str(tmp_path / "plate.png")  # a path option too
+    frame = absolute_spec(parse_spec(key_spec("clip.mp4", "out", options={
+        "mode": "difference", "clean_plate": 7})))
+    assert frame["options"]["clean_plate"] == 7  # a frame number is not a path
 
 
 def test_run_remote_starts_a_server_when_none_answers(clips: dict[str, str], tmp_path: Path,

@@ -127,7 +127,10 @@ def expected_replies(frames: list[bytes]) -> int:
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     os.makedirs("/tmp/segmatte-fuzz", exist_ok=True)
-    srv = ServerProcess(Path(tmp_path_factory.mktemp("fuzz")), heartbeat=1.0).start()
+    # The anonymous peer never says hello: a long hello timeout keeps it
+    # connected (tests/security checks that idle connections are dropped).
+    srv = ServerProcess(Path(tmp_path_factory.mktemp("fuzz")), heartbeat=1.0,
+                        config={"hello_timeout_s": 600}).start()
     yield srv
     srv.stop(10)
 
