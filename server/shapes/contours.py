@@ -7,8 +7,9 @@ radius r). Each point is therefore moved along its normal to where the
 bilinearly sampled matte crosses the threshold, which also gives sub-pixel
 outlines of soft mattes (less jitter on moving objects). On the same normal
 we measure the soft edge: the distance from where the matte drops below 0.95
-to where it drops below 0.05, less the 0.9 px ramp that bilinear sampling
-gives a hard edge — the per-point feather.
+to where it drops below 0.05, divided by 0.9 (the full width of a linear
+ramp), less the one-pixel ramp that bilinear sampling gives a hard edge —
+the per-point feather, in pixels.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ STEP = 0.25
 """Sampling step along the normals, pixels."""
 NEAR = 1.5
 """How far either side of a boundary pixel the threshold crossing is looked for."""
-HARD_RAMP = 0.9
-"""The 5–95 % width bilinear sampling gives a hard (0/1) edge."""
+HARD_RAMP = 1.0
+"""The ramp width bilinear sampling gives a hard (0/1) edge, pixels."""
 
 
 @dataclass
@@ -120,7 +121,7 @@ def _refine(m: np.ndarray, p: np.ndarray, threshold: float, hole: bool,
     outer = np.where(outer_ok.any(axis=1), np.where(outer_ok, cols, len(taus)).min(axis=1),
                      len(taus) - 1)
     width = (outer - inner) * STEP
-    feather = np.clip(width - HARD_RAMP, 0.0, 2 * reach)
+    feather = np.clip(width / 0.9 - HARD_RAMP, 0.0, 2 * reach)
     return _dedupe(points, feather)
 
 

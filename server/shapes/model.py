@@ -118,3 +118,18 @@ def signed_area(points: np.ndarray) -> float:
     """Shoelace area; positive when the outline turns clockwise on screen (y down)."""
     x, y = points[:, 0], points[:, 1]
     return float(0.5 * (np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def feather_offsets(sf: SplineFrame, hole: bool) -> np.ndarray:
+    """(N, 2) per-point feather vectors: the normal away from the object × the feather.
+
+    For an outer shape that is away from its inside; for a hole, into the hole
+    (which is also away from the object's pixels)."""
+    t = sf.right - sf.left
+    t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9)
+    n = np.stack([t[:, 1], -t[:, 0]], axis=1)
+    centre = sf.anchors.mean(axis=0)
+    outward = float(np.mean(((sf.anchors - centre) * n).sum(axis=1))) > 0
+    if outward == hole:
+        n = -n
+    return n * sf.feather[:, None]

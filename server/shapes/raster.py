@@ -11,8 +11,8 @@ hole survives.
 
 from __future__ import annotations
 
-import numpy as np
 import cv2
+import numpy as np
 
 from .fit import spline_polyline
 from .model import ObjectShapes, Quality, SplineFrame

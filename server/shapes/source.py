@@ -20,7 +20,13 @@ import cv2
 import numpy as np
 
 from segmatte.server.media.probe import MediaError
-from segmatte.server.media.sequence import _siblings_of, is_image_file, is_pattern, parse_pattern, scan
+from segmatte.server.media.sequence import (
+    _siblings_of,
+    is_image_file,
+    is_pattern,
+    parse_pattern,
+    scan,
+)
 from segmatte.server.output.exr import ExrError, read_matte
 from segmatte.server.output.layers_exr import read_layers
 from segmatte.server.output.manifest import SUFFIX, ManifestError, load_manifest
