@@ -74,15 +74,19 @@ def splines(seg: TrackSegment, s: Settings) -> dict[int, SplineFrame]:
     for _ in range(4):
         out: dict[int, SplineFrame] = {}
         worst = 0.0
-        prev: tuple[np.ndarray, np.ndarray] | None = None
+        prev = None
         for f in frames:
             o = seg.outlines[f]
             centroid = o.centroid()
-            s0 = o.start() if prev is None else align(o, n, prev[0], centroid - prev[1])
+            if prev is None:
+                s0 = o.start()
+            else:
+                p_outline, p_start, p_anchors, p_centroid = prev
+                s0 = align(o, n, p_outline, p_start, p_anchors, centroid - p_centroid)
             ft = fit(o, s0, n)
             worst = max(worst, ft.error)
             out[f] = SplineFrame(ft.anchors, ft.left, ft.right, ft.feather)
-            prev = (ft.anchors, centroid)
+            prev = (o, s0, ft.anchors, centroid)
         if worst <= s.tolerance * 1.5 or n >= s.max_points:
             return out
         n = min(s.max_points, math.ceil(n * 1.25))

@@ -8,8 +8,8 @@ bilinearly sampled matte crosses the threshold, which also gives sub-pixel
 outlines of soft mattes (less jitter on moving objects). On the same normal
 we measure the soft edge: the distance from where the matte drops below 0.95
 to where it drops below 0.05, divided by 0.9 (the full width of a linear
-ramp), less the one-pixel ramp that bilinear sampling gives a hard edge —
-the per-point feather, in pixels.
+ramp), less the two-pixel ramp that bilinear sampling gives an anti-aliased
+hard edge — the per-point feather, in pixels (0 for a hard edge).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ STEP = 0.25
 """Sampling step along the normals, pixels."""
 NEAR = 1.5
 """How far either side of a boundary pixel the threshold crossing is looked for."""
-HARD_RAMP = 1.0
-"""The ramp width bilinear sampling gives a hard (0/1) edge, pixels."""
+HARD_RAMP = 2.0
+"""The ramp width bilinear sampling gives an anti-aliased hard edge, pixels."""
 
 
 @dataclass

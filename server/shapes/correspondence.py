@@ -121,18 +121,40 @@ def follow(frames: dict[int, list[Contour]], keyframes: set[int] = frozenset()) 
     return segments
 
 
-def align(outline: Outline, n: int, previous: np.ndarray, shift: np.ndarray) -> float:
-    """The start arc length whose ``n`` equally spaced points best match ``previous + shift``."""
-    length = outline.length
+SHAPE_WEIGHT = 1.0
+"""Weight of the outline-profile match against the point displacement in align()."""
+MOVE_WEIGHT = 0.05
+
+
+def align(outline: Outline, n: int, previous: Outline, previous_start: float,
+          anchors: np.ndarray, shift: np.ndarray) -> float:
+    """The start arc length on ``outline`` that continues ``previous`` (started at ``previous_start``).
+
+    Two terms: how well the outline's profile (distance to the centroid along
+    the arc, which ignores translation and rotation) lines up with the
+    previous one's from the previous start, and — with a small weight, to
+    choose between symmetric candidates — how far the new points are from
+    the previous ``anchors`` moved by ``shift``. Following the profile makes
+    points turn with a turning shape instead of sliding to stay close to
+    where they were.
+    """
+    length, plen = outline.length, previous.length
+    m = int(np.clip(previous.length, 64, 512))
+    j = np.arange(m) / m
+    c_new, c_old = outline.centroid(), previous.centroid()
+    ref = np.linalg.norm(previous.at(previous_start + plen * j) - c_old, axis=1)
     h = length / n
-    target = previous + shift
     k = np.arange(n)
+    target = anchors + shift
 
     def cost(starts: np.ndarray) -> np.ndarray:
+        prof = np.linalg.norm(outline.at(starts[:, None] + length * j[None, :]) - c_new, axis=2)
+        shape = ((prof - ref[None]) ** 2).mean(axis=1)
         pts = outline.at(starts[:, None] + h * k[None, :])
-        return ((pts - target[None]) ** 2).sum(axis=(1, 2))
+        move = ((pts - target[None]) ** 2).sum(axis=2).mean(axis=1)
+        return SHAPE_WEIGHT * shape + MOVE_WEIGHT * move
 
-    coarse = np.linspace(0.0, length, max(64, 8 * n), endpoint=False)
+    coarse = np.linspace(0.0, length, max(128, 4 * n), endpoint=False)
     best = coarse[int(np.argmin(cost(coarse)))]
     step = length / len(coarse)
     fine = best + np.linspace(-step, step, 33)
