@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"one or more of {', '.join(FORMATS)} (comma-separated or repeated); "
                         "default json. blender writes the JSON its Shapes operator reads")
     p.add_argument("--name", help="output name; default: the matte sequence's name")
-    p.add_argument("--tolerance", type=float, default=0.5,
-                   help="largest distance of the spline from the outline, pixels; default 0.5")
+    p.add_argument("--tolerance", type=float, default=0.3,
+                   help="largest distance of the spline from the outline, pixels; default 0.3")
     p.add_argument("--min-area", type=float, default=16.0,
                    help="drop islands and holes smaller than this many pixels; default 16")
     p.add_argument("--threshold", type=float, default=0.5,

@@ -21,7 +21,7 @@ from .contours import trace
 from .correspondence import TrackSegment, align, follow
 from .fit import count_for, fit
 from .model import ObjectShapes, Segment, ShapeSet, SplineFrame
-from .raster import SIZE_FLOOR, iou, object_size, quality, rasterise
+from .raster import SIZE_FLOOR, iou, object_size, quality, rasterise, without_specks
 from .smooth import smooth
 from .source import MatteSequence
 
@@ -30,7 +30,7 @@ from .source import MatteSequence
 class Settings:
     threshold: float = 0.5
     """Matte level the outline follows (and the IoU is measured against)."""
-    tolerance: float = 0.5
+    tolerance: float = 0.3
     """Largest distance, pixels, from the traced outline to the spline on any frame."""
     min_area: float = 16.0
     """Islands and holes smaller than this many pixels are dropped."""
@@ -64,6 +64,9 @@ class Progress:
 class ObjectResult:
     shapes: ObjectShapes
     ious: dict[int, float] = field(default_factory=dict)
+    """Per frame, against the thresholded matte less the dropped specks."""
+    raw: dict[int, float] = field(default_factory=dict)
+    """Per frame, against the whole thresholded matte."""
 
 
 def splines(seg: TrackSegment, s: Settings) -> dict[int, SplineFrame]:
@@ -104,7 +107,7 @@ def build_object(name: str, frames: list[int], read: Callable[[int], np.ndarray]
     segments = []
     tracked = follow(traced, set(s.keyframes))
     for i, seg in enumerate(tracked):
-        fitted = smooth(splines(seg, s), s.smooth)
+        fitted = smooth(splines(seg, s), s.smooth, s.tolerance)
         segments.append(Segment(seg.track, seg.index, seg.hole, fitted))
         progress("fit", name, i + 1, len(tracked))
     obj = ObjectShapes(name, sorted(segments, key=lambda g: (g.first, g.track, g.index)))
@@ -114,7 +117,8 @@ def build_object(name: str, frames: list[int], read: Callable[[int], np.ndarray]
         binary = matte >= s.threshold
         if object_size(binary) > SIZE_FLOOR:
             drawn = rasterise([(g.hole, g.frames[f]) for g in obj.on(f)], *binary.shape[::-1])
-            result.ious[f] = iou(drawn, binary)
+            result.ious[f] = iou(drawn, without_specks(binary, s.min_area))
+            result.raw[f] = iou(drawn, binary)
         progress("measure", name, i + 1, len(frames))
     return result
 
@@ -130,6 +134,6 @@ def build(mattes: MatteSequence, s: Settings, progress: Progress | None = None) 
         res = build_object(name, frames, lambda f, n=name: mattes.read(n, f), s, progress)
         objects.append(res.shapes)
         ious[name] = res.ious
-        shapes.quality[name] = quality(res.shapes, res.ious, len(frames))
+        shapes.quality[name] = quality(res.shapes, res.ious, len(frames), res.raw)
     shapes.objects = objects
     return shapes, ious

@@ -81,7 +81,8 @@ class Quality:
     """How well the shapes stand for the matte (see raster.py, metrics)."""
 
     iou_min: float | None
-    """Lowest per-frame IoU over frames where the object is larger than the size floor."""
+    """Lowest per-frame IoU over frames where the object is larger than the size floor,
+    against the thresholded matte less the specks ``min_area`` drops."""
     iou_mean: float | None
     points_constant: bool
     """Every segment keeps one point count (true by construction; checked)."""
@@ -93,6 +94,8 @@ class Quality:
     """Mean frame-to-frame displacement of corresponding points (motion + jitter)."""
     segments: int
     frames: int
+    iou_raw_min: float | None = None
+    """Lowest per-frame IoU against the whole thresholded matte, specks included."""
 
 
 @dataclass

@@ -83,6 +83,21 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
+def without_specks(binary: np.ndarray, min_area: float) -> np.ndarray:
+    """``binary`` less the islands, and with the holes filled, smaller than ``min_area``
+    pixels: the matte the shapes are meant to stand for once specks are dropped."""
+    if min_area <= 1:
+        return binary
+    out = binary.copy()
+    for value, conn in ((True, 8), (False, 4)):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats((out == value).astype(np.uint8),
+                                                               connectivity=conn)
+        small = np.nonzero(stats[1:, cv2.CC_STAT_AREA] < min_area)[0] + 1
+        if len(small):
+            out[np.isin(labels, small)] = not value
+    return out
+
+
 def object_size(binary: np.ndarray) -> int:
     """Largest side of the bounding box of the matte's pixels (0 when empty)."""
     ys, xs = np.nonzero(binary)
@@ -108,7 +123,8 @@ def motion(obj: ObjectShapes) -> tuple[float, float]:
     return jitter, step
 
 
-def quality(obj: ObjectShapes, ious: dict[int, float], frames: int) -> Quality:
+def quality(obj: ObjectShapes, ious: dict[int, float], frames: int,
+            raw: dict[int, float] | None = None) -> Quality:
     counts: dict[int, int] = {}
     constant = True
     for seg in obj.segments:
@@ -127,4 +143,5 @@ def quality(obj: ObjectShapes, ious: dict[int, float], frames: int) -> Quality:
         step_px=step,
         segments=len(obj.segments),
         frames=frames,
+        iou_raw_min=min(raw.values()) if raw else None,
     )
