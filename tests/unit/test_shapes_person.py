@@ -18,11 +18,10 @@ import cv2
 import numpy as np
 import pytest
 
+from segmatte.models.frames import ClipInfo, Frame
+from segmatte.models.person.weights import assets_root
 from segmatte.server.shapes.build import Settings, build_object
 from segmatte.server.shapes.raster import quality
-
-from segmatte.models.frames import ClipInfo, Frame  # noqa: I001
-from segmatte.models.person.weights import assets_root
 
 ASSETS = assets_root()
 VIDEO = ASSETS / "vtest.avi"
