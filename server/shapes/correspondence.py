@@ -138,19 +138,19 @@ def align(outline: Outline, n: int, previous: Outline, previous_start: float,
     points turn with a turning shape instead of sliding to stay close to
     where they were.
     """
-    length, plen = outline.length, previous.length
+    length, plen = outline.span, previous.span
     m = int(np.clip(previous.length, 64, 512))
     j = np.arange(m) / m
     c_new, c_old = outline.centroid(), previous.centroid()
-    ref = np.linalg.norm(previous.at(previous_start + plen * j) - c_old, axis=1)
+    ref = np.linalg.norm(previous.at_place(previous_start + plen * j) - c_old, axis=1)
     h = length / n
     k = np.arange(n)
     target = anchors + shift
 
     def cost(starts: np.ndarray) -> np.ndarray:
-        prof = np.linalg.norm(outline.at(starts[:, None] + length * j[None, :]) - c_new, axis=2)
+        prof = np.linalg.norm(outline.at_place(starts[:, None] + length * j[None, :]) - c_new, axis=2)
         shape = ((prof - ref[None]) ** 2).mean(axis=1)
-        pts = outline.at(starts[:, None] + h * k[None, :])
+        pts = outline.at_place(starts[:, None] + h * k[None, :])
         move = ((pts - target[None]) ** 2).sum(axis=2).mean(axis=1)
         return SHAPE_WEIGHT * shape + MOVE_WEIGHT * move
 

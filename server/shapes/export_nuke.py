@@ -12,6 +12,10 @@ curve's vertices are per-point offsets (the soft edge width along the
 outward normal). Shape lifetime is set to the segment's frames. Holes are
 separate shapes named ``…_hole``: set their blending mode to *minus* in Nuke
 (the blending attribute is not written).
+
+The single-key layout follows scripts Nuke itself saved; the ``{a …}``
+spelling of animated values is our reading of the format and has not yet
+been loaded in a real Nuke (the tests parse the file and check the points).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Cubic Bézier splines fitted to closed outlines, with points placed by arc length.
 
-Points sit at equal arc-length spacing from a start position ``s0``. That is
-what keeps correspondence across frames: with the same count and a start
-that follows the shape (see correspondence.py), point k of one frame lands
-where point k of the last one moved to. Between two points the span is a
+Points sit at equal steps of a placement parameter — arc length plus a
+little for every radian the outline turns, so corners get more points than
+straight runs — from a start position ``s0``. That is what keeps
+correspondence across frames: with the same count and a start that follows
+the shape (see correspondence.py), point k of one frame lands where point k
+of the last one moved to. Between two points the span is a
 cubic whose end tangents follow the outline and whose handle lengths are the
 least-squares fit to the outline between them (Schneider's fitting with the
 tangents fixed), so handles stay aligned (smooth points, editable like hand
@@ -15,31 +17,55 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
+CURVATURE_WEIGHT = 4.0
+"""Pixels of placement added per radian the outline turns (0: plain arc length)."""
+PLACE_SIGMA = 2.0
+"""Smoothing, in outline samples (about a pixel each), before the turning is measured."""
 CURVE_SAMPLES = 24
 """Polyline samples per span used to measure a fit's distance to the outline."""
 
 
 @dataclass
 class Outline:
-    """A closed outline parameterised by arc length."""
+    """A closed outline with two parameters: its arc length, and the placement parameter.
+
+    Points are placed at equal steps of the *placement* parameter: arc length
+    weighted by how sharply the outline turns (curvature of a smoothed copy,
+    itself smoothed along the outline), so corners get points and straight
+    runs few, and pixel noise neither adds points nor slides them from frame
+    to frame. Start positions (``s0``) are in placement units.
+    """
 
     points: np.ndarray
     feather: np.ndarray
     cum: np.ndarray
     """(M+1,) arc length at each point, cum[0] = 0, cum[M] = length."""
+    place: np.ndarray
+    """(M+1,) placement parameter at each point."""
 
     @classmethod
     def of(cls, points: np.ndarray, feather: np.ndarray | None = None) -> Outline:
         pts = np.asarray(points, np.float64)
-        closed = np.vstack([pts, pts[:1]])
-        cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))])
         f = np.zeros(len(pts)) if feather is None else np.asarray(feather, np.float64)
-        return cls(pts, f, cum)
+        cum = _cum(pts)
+        return cls(pts, f, cum, _placement(pts, cum))
 
     @property
     def length(self) -> float:
         return float(self.cum[-1])
+
+    @property
+    def span(self) -> float:
+        """Total of the placement parameter."""
+        return float(self.place[-1])
+
+    def raw(self, c: np.ndarray) -> np.ndarray:
+        """Arc length at placement values ``c`` (unwrapped: monotonic in ``c``)."""
+        c = np.asarray(c, np.float64)
+        turns = np.floor(c / self.span)
+        return np.interp(c - turns * self.span, self.place, self.cum) + turns * self.length
 
     def at(self, s: np.ndarray) -> np.ndarray:
         """Positions at arc lengths ``s`` (any shape; taken modulo the length)."""
@@ -48,6 +74,9 @@ class Outline:
         x = np.interp(s, self.cum, closed[:, 0])
         y = np.interp(s, self.cum, closed[:, 1])
         return np.stack([x, y], axis=-1)
+
+    def at_place(self, c: np.ndarray) -> np.ndarray:
+        return self.at(self.raw(c))
 
     def feather_at(self, s: np.ndarray) -> np.ndarray:
         s = np.mod(np.asarray(s, np.float64), self.length)
@@ -63,9 +92,27 @@ class Outline:
         return np.array([((x + xn) * cross).sum(), ((y + yn) * cross).sum()]) / (6 * a)
 
     def start(self) -> float:
-        """A canonical start for a new segment: the topmost point (then leftmost)."""
+        """A canonical start for a new segment (placement units): the topmost point, then leftmost."""
         i = int(np.lexsort((self.points[:, 0], np.round(self.points[:, 1], 3)))[0])
-        return float(self.cum[i])
+        return float(self.place[i])
+
+
+def _cum(pts: np.ndarray) -> np.ndarray:
+    closed = np.vstack([pts, pts[:1]])
+    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))])
+
+
+def _placement(pts: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    if len(pts) <= 8 or CURVATURE_WEIGHT <= 0:
+        return cum.copy()
+    calm = gaussian_filter1d(pts, PLACE_SIGMA, axis=0, mode="wrap")
+    d = np.roll(calm, -1, axis=0) - np.roll(calm, 1, axis=0)
+    angle = np.arctan2(d[:, 1], d[:, 0])
+    turn = np.abs(np.angle(np.exp(1j * (np.roll(angle, -1) - angle))))  # per sample, radians
+    step = np.diff(cum)
+    turn = gaussian_filter1d(turn, PLACE_SIGMA * 2, mode="wrap")
+    w = step + CURVATURE_WEIGHT * turn
+    return np.concatenate([[0.0], np.cumsum(w)])
 
 
 @dataclass
@@ -95,16 +142,17 @@ def spline_polyline(anchors: np.ndarray, left: np.ndarray, right: np.ndarray,
 
 
 def fit(outline: Outline, s0: float, n: int) -> Fit:
-    """The spline of ``n`` points from arc length ``s0``, handles fitted to the outline."""
-    h = outline.length / n
-    s = s0 + h * np.arange(n)
+    """The spline of ``n`` points from placement ``s0``, handles fitted to the outline."""
+    s = outline.raw(s0 + outline.span / n * np.arange(n + 1))
+    h = np.diff(s)  # each span's arc length
+    s = s[:-1]
     a = outline.at(s)
-    delta = float(np.clip(0.4 * h, 1.0, 6.0))
-    tang = outline.at(s + delta) - outline.at(s - delta)
+    delta = np.clip(0.4 * np.minimum(h, np.roll(h, 1)), 1.0, 6.0)[:, None]
+    tang = outline.at(s + delta[:, 0]) - outline.at(s - delta[:, 0])
     tang /= np.maximum(np.linalg.norm(tang, axis=1, keepdims=True), 1e-9)
-    j = int(np.clip(np.ceil(h), 6, 200))
+    j = int(np.clip(np.ceil(h.max()), 6, 200))
     t = np.arange(1, j + 1) / (j + 1)
-    q = outline.at(s[:, None] + h * t[None, :])  # (n, j, 2)
+    q = outline.at(s[:, None] + h[:, None] * t[None, :])  # (n, j, 2)
     b = bernstein(t)  # (j, 4)
     a1 = np.roll(a, -1, axis=0)
     t1 = np.roll(tang, -1, axis=0)
