@@ -95,7 +95,11 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, SourceError) as exc:
         print(f"segmatte: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    shapes, ious = build(mattes, settings)
+    try:
+        shapes, ious = build(mattes, settings)
+    except SourceError as exc:  # a frame that cannot be read, met on the way
+        print(f"segmatte: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     name = args.name or mattes.name
     try:
         files, manifest = write_outputs(shapes, Path(args.out), name, formats, ious,

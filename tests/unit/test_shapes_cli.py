@@ -109,6 +109,15 @@ def test_missing_mattes_are_one_sentence(tmp_path, capsys):
     assert "holds no segmatte manifest" in capsys.readouterr().err
 
 
+def test_an_unreadable_frame_is_one_sentence(tmp_path, capsys):
+    pattern = _sequence(tmp_path / "m", frames=range(1, 5))
+    (tmp_path / "m" / "hero.0003.exr").write_bytes(b"not an exr")
+    assert main(["shapes", pattern, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "hero.0003.exr is not a readable OpenEXR file" in err and "\n" not in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_files_it_did_not_write_are_not_replaced(tmp_path, capsys):
     pattern = _sequence(tmp_path / "m", frames=range(1, 4))
     out = tmp_path / "o"
