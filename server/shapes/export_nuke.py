@@ -72,7 +72,7 @@ def _group(obj_name: str, seg: Segment, width: int, height: int) -> str:
     centre = np.mean([s.anchors.mean(axis=0) for s in seg.frames.values()], axis=0)
     return "\n".join([
         f"    {{curvegroup {name} 512 bezier",
-        "     {" + _curve(seg, height, False, "")[0:] ,
+        "     {" + _curve(seg, height, False, "      ").lstrip(),
         _curve(seg, height, True, "      ") + "}",
         f"     {{tx {hexf(first)} {hexf(centre[0])} {hexf(height - centre[1])}}}",
         f"     {{a str 1 spx {hexf(width / 2)} spy {hexf(height / 2)} sb 1 "
