@@ -29,6 +29,27 @@ class OutputError(ValueError):
     """Outputs that cannot be written; one sentence."""
 
 
+TEMP_PREFIX = ".segmatte-shapes-"
+
+
+def _clear_stale(folder: Path) -> None:
+    """Remove the temporary folders of runs that were killed (their process is gone)."""
+    for tmp in folder.glob(f"{TEMP_PREFIX}*"):
+        pid = tmp.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def manifest_path(folder: Path, name: str) -> Path:
     return folder / f"{name}{MANIFEST_SUFFIX}"
 
@@ -45,7 +66,8 @@ def write_outputs(shapes: ShapeSet, folder: Path, name: str, formats: list[str],
                   ious: dict[str, dict[int, float]], overwrite: bool = False) -> tuple[list[Path], Path]:
     """Write ``formats`` of ``shapes`` into ``folder``; the files and the manifest path."""
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".segmatte-shapes-", dir=folder))
+    _clear_stale(folder)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=folder))
     try:
         made: list[Path] = []
         wants = set(formats)

@@ -109,6 +109,22 @@ def test_missing_mattes_are_one_sentence(tmp_path, capsys):
     assert "holds no segmatte manifest" in capsys.readouterr().err
 
 
+def test_a_killed_runs_temporary_folder_is_cleared(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    out = tmp_path / "o"
+    stale = out / f".segmatte-shapes-{dead}-abc"
+    stale.mkdir(parents=True)
+    (stale / "hero.nk").write_text("half")
+    pattern = _sequence(tmp_path / "m", frames=range(1, 3))
+    assert main(["shapes", pattern, "--out", str(out)]) == 0
+    assert not stale.exists()
+    assert sorted(p.name for p in out.iterdir()) == ["hero.shapes-manifest.json", "hero.shapes.json"]
+
+
 def test_an_unreadable_frame_is_one_sentence(tmp_path, capsys):
     pattern = _sequence(tmp_path / "m", frames=range(1, 5))
     (tmp_path / "m" / "hero.0003.exr").write_bytes(b"not an exr")
