@@ -19,7 +19,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CANCELLED = 130
 
-COMMANDS = ("matte", "batch", "probe", "serve", "jobs", "doctor", "models", "install")
+COMMANDS = ("matte", "batch", "probe", "serve", "jobs", "doctor", "models", "install", "shapes")
 
 
 def build_parser() -> argparse.ArgumentParser:

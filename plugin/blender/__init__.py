@@ -9,9 +9,9 @@ sequencer) and connection (the background client and its UI timer). The
 
 from __future__ import annotations
 
-from . import connection, operators, panels, preferences, properties
+from . import connection, operators, panels, preferences, properties, shapes_mask
 
-_modules = (preferences, properties, operators, panels)
+_modules = (preferences, properties, operators, shapes_mask, panels)
 
 
 def register() -> None:

@@ -87,6 +87,7 @@ def draw_job(layout, context, target: str) -> None:
     if target == "CLIP":
         sub.prop(settings, "use_compositor")
     sub.operator("segmatte.attach", icon="IMAGE_DATA")
+    sub.operator("segmatte.shapes_mask", text="Shapes", icon="MOD_MASK")
 
 
 class SEGMATTE_PT_clip(bpy.types.Panel):
