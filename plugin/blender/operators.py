@@ -117,26 +117,30 @@ def object_item(settings, name: str, create: bool = True):
 
 
 def store_objects(settings, found: prompts.Prompts | None) -> list[ObjectPrompts]:
-    """Refresh the panel's object list from the gathered prompts and the clicks (the clicks,
-    colours and Use toggles stay); the merged objects."""
-    found_ids = list(found.objects) if found else []
-    for name in found_ids:
-        object_item(settings, name)
-    for index in reversed(range(len(settings.objects))):
-        item = settings.objects[index]
-        if item.name not in found_ids and not len(item.keyframes):
-            settings.objects.remove(index)
-    merged = specs.objects_of(found, clicked(settings))
-    frames = specs.keyframe_frames(merged)
+    """Refresh the panel's object list (keyframes, counts); the clicks, colours and Use
+    toggles stay. ``found``: freshly gathered prompts (None: keep what was gathered last)."""
+    if found is not None:
+        for name in found.objects:
+            object_item(settings, name)
+        for index in reversed(range(len(settings.objects))):
+            item = settings.objects[index]
+            got = found.objects.get(item.name)
+            if got is None and not len(item.keyframes):
+                settings.objects.remove(index)
+                continue
+            item.gathered = (f"{got.positives} {got.negatives} {got.boxes} "
+                             + ",".join(map(str, sorted(got.frames)))) if got else ""
+            item.origins = ", ".join(sorted(set(got.origins)))[:500] if got else ""
     for item in settings.objects:
-        got = found.objects.get(item.name) if found else None
+        pos, neg, boxes, *rest = (item.gathered or "0 0 0").split(" ")
+        frames = {int(n) for n in (rest[0].split(",") if rest and rest[0] else [])}
         clicks = [p for kf in item.keyframes for p in kf.points]
-        item.positives = sum(1 for p in clicks if p.label == 1) + (got.positives if got else 0)
-        item.negatives = sum(1 for p in clicks if p.label == 0) + (got.negatives if got else 0)
-        item.boxes = sum(1 for kf in item.keyframes if kf.use_box) + (got.boxes if got else 0)
-        item.frames = ", ".join(str(n) for n in frames.get(item.name, []))[:500]
-        item.origins = ", ".join(sorted(set(got.origins)))[:500] if got else ""
-    return merged
+        item.positives = sum(1 for p in clicks if p.label == 1) + int(pos)
+        item.negatives = sum(1 for p in clicks if p.label == 0) + int(neg)
+        item.boxes = sum(1 for kf in item.keyframes if kf.use_box) + int(boxes)
+        frames |= {kf.frame for kf in item.keyframes if len(kf.points) or kf.use_box}
+        item.frames = ", ".join(str(n) for n in sorted(frames))[:500]
+    return specs.objects_of(found, clicked(settings))
 
 
 def output_place(prefs, scene, source: sources.Source, engine: str) -> tuple[str, str]:

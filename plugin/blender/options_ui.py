@@ -53,12 +53,12 @@ def _annotations(fields: list[optionschema.OptionField]) -> dict[str, Any]:
                 limits["max"] = cast(f.maximum)
             default = f.default if isinstance(f.default, int | float) else limits.get("min", 0)
             out[f.key] = kind(default=cast(default), **limits, **common)
-            if f.nullable:
-                out[_use(f.key)] = BoolProperty(
-                    name=f"Use {f.title}", default=f.default is not None,
-                    description=f"Off: the engine decides ({f.description})"[:400])
         else:
-            out[f.key] = StringProperty(default=str(f.default or ""), **common)
+            out[f.key] = StringProperty(default=optionschema.to_text(f.default), **common)
+        if f.nullable:
+            out[_use(f.key)] = BoolProperty(
+                name=f"Use {f.title}", default=f.default is not None,
+                description=f"Off: the engine decides ({f.description})"[:400])
     return out
 
 
@@ -115,9 +115,12 @@ def values(settings, engine: str) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {}
     for f in fields(engine):
-        value = getattr(g, f.key)
+        value = g.get(f.key, getattr(g, f.key)) if f.kind in ("int", "float") else \
+            getattr(g, f.key)  # the stored number, even one set around the widget's range
         if f.kind == "float":
             value = round(float(value), 6)
+        elif f.kind in ("list", "text"):
+            value = optionschema.from_text(f, value)
         if f.nullable and not getattr(g, _use(f.key)):
             value = None
         out[f.key] = value

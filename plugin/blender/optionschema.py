@@ -9,6 +9,7 @@ refuse, naming the control as the panel labels it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +24,16 @@ class OptionField:
     key: str
     title: str
     kind: str
-    """``enum``, ``bool``, ``int``, ``float`` or ``string``."""
+    """``enum``, ``bool``, ``int``, ``float``, ``string``, ``list`` (of strings, typed
+    comma-separated) or ``text`` (one of several types: JSON where it parses, else text)."""
     default: Any = None
     nullable: bool = False
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()
     description: str = ""
+    exclusive: tuple[bool, bool] = (False, False)
+    """Whether the minimum / maximum themselves are refused."""
 
 
 def _kind(prop: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -38,7 +42,7 @@ def _kind(prop: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     if not options:
         return prop, False
     real = [o for o in options if o.get("type") != "null"]
-    return (real[0] if len(real) == 1 else {"type": "string"}), len(real) < len(options)
+    return (real[0] if len(real) == 1 else {"type": "text"}), len(real) < len(options)
 
 
 def fields_of(schema: dict[str, Any] | None) -> list[OptionField]:
@@ -60,10 +64,45 @@ def fields_of(schema: dict[str, Any] | None) -> list[OptionField]:
             out.append(OptionField(kind="int" if real["type"] == "integer" else "float",
                                    minimum=real.get("minimum", real.get("exclusiveMinimum")),
                                    maximum=real.get("maximum", real.get("exclusiveMaximum")),
-                                   **common))
+                                   exclusive=("exclusiveMinimum" in real,
+                                              "exclusiveMaximum" in real), **common))
+        elif real.get("type") == "array" and (real.get("items") or {}).get("type") == "string":
+            out.append(OptionField(kind="list", **common))
+        elif real.get("type") == "text":
+            out.append(OptionField(kind="text", **common))
         else:
             out.append(OptionField(kind="string", **common))
     return out
+
+
+def _range(f: OptionField, value: float) -> str:
+    if f.minimum is not None and f.maximum is not None:
+        words = {(False, False): "between {a:g} and {b:g}", (True, False): "above {a:g}, at most {b:g}",
+                 (False, True): "from {a:g} up to below {b:g}",
+                 (True, True): "strictly between {a:g} and {b:g}"}[f.exclusive]
+        return f"{f.title} must lie " + words.format(a=f.minimum, b=f.maximum) + f" (not {value:g})"
+    return f"{f.title} is out of range ({value:g})"
+
+
+def from_text(f: OptionField, text: str):
+    """What a typed value means: a list splits at commas; a ``text`` field is JSON where it
+    parses (``[0.1, 0.8, 0.2]``, ``0.5``), else the text itself."""
+    if f.kind == "list":
+        return [t.strip() for t in text.split(",") if t.strip()]
+    if f.kind == "text":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def to_text(value) -> str:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    if isinstance(value, str):
+        return value
+    return "" if value is None else json.dumps(value)
 
 
 def check(fields: list[OptionField], values: dict[str, Any]) -> dict[str, Any]:
@@ -89,11 +128,15 @@ def check(fields: list[OptionField], values: dict[str, Any]) -> dict[str, Any]:
                 raise SpecError(f"{f.title} must be a number")
             if f.kind == "int" and int(value) != value:
                 raise SpecError(f"{f.title} must be a whole number")
-            if (f.minimum is not None and value < f.minimum) or (
-                    f.maximum is not None and value > f.maximum):
-                raise SpecError(f"{f.title} must lie between {f.minimum:g} and {f.maximum:g} "
-                                f"(not {value:g})" if f.minimum is not None and f.maximum is not None
-                                else f"{f.title} is out of range ({value:g})")
+            low = f.minimum is not None and (value < f.minimum or (f.exclusive[0] and
+                                                                   value == f.minimum))
+            high = f.maximum is not None and (value > f.maximum or (f.exclusive[1] and
+                                                                    value == f.maximum))
+            if low or high:
+                raise SpecError(_range(f, value))
+        elif f.kind == "list":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise SpecError(f"{f.title} is a list of names")
         if value != f.default:
             out[key] = value
     return out

@@ -83,6 +83,8 @@ class SEGMATTE_PG_object(bpy.types.PropertyGroup):
     boxes: IntProperty(name="Boxes")
     frames: StringProperty(name="Keyframes", description="Source frames with prompts")
     origins: StringProperty(name="From")
+    gathered: StringProperty(name="Gathered", description="What markers, masks and annotations "
+                             "gave, as 'positives negatives boxes frame,frame,…'")
 
 
 class SEGMATTE_PG_doubt(bpy.types.PropertyGroup):

@@ -135,11 +135,11 @@ def test_a_keyed_mask_prompts_on_each_keyed_frame(ext, scene, media):
     mask, layer = _square_mask(0.2, 0.3, 0.4, 0.5)
     points = layer.splines[0].points
     for frame, dx in ((2, 0.0), (6, 0.3)):
-        for point in points:
+        for i, point in enumerate(points):
             x, y = point.co
             point.co = point.handle_left = point.handle_right = (x + dx, y)
-            for path in ("co", "handle_left", "handle_right"):
-                point.keyframe_insert(path, frame=frame)
+            for attr in ("co", "handle_left", "handle_right"):
+                mask.keyframe_insert(f'layers["hero"].splines[0].points[{i}].{attr}', frame=frame)
         if dx:
             for point in points:  # back for the next key
                 x, y = point.co

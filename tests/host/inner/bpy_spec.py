@@ -68,8 +68,10 @@ def test_markers_on_two_frames_make_two_keyframes(ext, engines, clip):
     # a backward job from 1004 leaves the later keyframe out
     spec, _, _ = ext.operators.build_job(bpy.context, "CLIP", "BACKWARD")
     assert [k["frame"] for k in spec["objects"][0]["keyframes"]] == [1004]
-    assert ext.operators.store_objects(bpy.context.scene.segmatte, None)
-    assert bpy.context.scene.segmatte.objects["hero"].frames == "1004, 1007"
+    hero = bpy.context.scene.segmatte.objects["hero"]
+    assert (hero.frames, hero.positives, hero.negatives) == ("1004, 1007", 2, 1)
+    ext.operators.store_objects(bpy.context.scene.segmatte, None)  # after a click: kept
+    assert hero.frames == "1004, 1007" and hero.positives == 2
 
 
 def test_engine_without_objects_gets_none(ext, engines, clip):
