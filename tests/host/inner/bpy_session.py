@@ -27,6 +27,16 @@ def link(ext):
     return link
 
 
+@pytest.fixture(autouse=True)
+def out_folder(ext, request):
+    """Each test's mattes in a folder of their own (the preferences are restored after)."""
+    prefs = bpy.context.preferences.addons[EXT].preferences
+    saved = prefs.output_folder
+    prefs.output_folder = str(WORK / request.node.name)
+    yield WORK / request.node.name
+    prefs.output_folder = saved
+
+
 @pytest.fixture
 def clip(scene, media):
     clip = bpy.data.movieclips.load(media["green"])  # source frames 0-7 at scene 1-8
@@ -56,7 +66,10 @@ def _stats(folder: Path, name: str) -> dict[int, tuple[int, int]]:
 def _track(ext, link, direction):
     before = set(link.jobs)
     assert bpy.ops.segmatte.propagate(direction=direction) == {"FINISHED"}
-    job = wait(ext, lambda: (set(link.jobs) - before) or None, what="the propagate reply").pop()
+    job = wait(ext, lambda: (set(link.jobs) - before) or link.notice[1] or None,
+               what="the propagate reply")
+    assert isinstance(job, set), job  # else: the refusal
+    job = job.pop()
     watch = link.jobs[job]
     wait(ext, lambda: watch.attached, timeout=240, what=f"propagation {job}")
     assert watch.state == "done", (watch.reason, link.notice)
@@ -135,7 +148,6 @@ def test_refused_submit_stays_in_the_panel(ext, scene, clip, link):
     settings = scene.segmatte
     status = bpy.context.window_manager.segmatte
     settings.engine, settings.use_compositor = "key", False
-    bpy.context.preferences.addons[EXT].preferences.output_folder = str(WORK / "refused")
     before = set(link.jobs)
     assert bpy.ops.segmatte.track(target="CLIP", direction="BOTH") == {"FINISHED"}
     job = wait(ext, lambda: (set(link.jobs) - before) or None, what="the first job").pop()
@@ -182,7 +194,7 @@ def test_options_from_the_schema_refuse_a_bad_value(ext, scene, clip, link):
     assert spec["options"] == {"absent_score": 0.25}
 
 
-def test_saved_file_stores_matte_paths_relative(ext, scene, media, link):
+def test_saved_file_stores_matte_paths_relative(ext, scene, media, link, out_folder):
     clip = bpy.data.movieclips.load(media["green"])
     scene.active_clip = clip
     scene.frame_start, scene.frame_end, scene.frame_current = 1, GREEN_FRAMES, 1
