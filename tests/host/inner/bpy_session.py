@@ -215,3 +215,25 @@ def test_saved_file_stores_matte_paths_relative(ext, scene, media, link, out_fol
     image = next(i for i in bpy.data.images if i.get("segmatte"))  # the compositor's
     assert image.filepath == "//mattes/green.0000.exr"
     assert tuple(image.size) == (160, 120)
+
+
+def test_pull_from_the_panel_needs_the_licence_and_says_how_it_went(ext, scene, link):
+    prefs = bpy.context.preferences.addons[EXT].preferences
+    saved = prefs.autostart_command
+    python = os.environ["SEGMATTE_HOST_SERVER_PYTHON"]
+    prefs.autostart_command = f"{python} -m segmatte.server.cli serve"
+    status = bpy.context.window_manager.segmatte
+    try:
+        with pytest.raises(RuntimeError, match="needs the licence accepted"):
+            bpy.ops.segmatte.pull_model(model="sam2.1-tiny", accept=False)
+        # a name the catalog does not know: the command's own sentence comes back
+        assert bpy.ops.segmatte.pull_model(model="no-such-model", accept=True) == {"FINISHED"}
+        pulling = ext.ops_session.pulls["no-such-model"]
+        assert pulling.command[-3:] == ["models", "pull", "no-such-model"]
+        wait(ext, lambda: not ext.ops_session.poll_pulls(), what="the pull to end")
+        assert pulling.state == "failed"
+        assert status.pull.startswith("pulling no-such-model failed: ")
+        assert "no-such-model" in status.pull[len("pulling no-such-model failed: "):]
+        assert link.notice == ("ERROR", status.pull)
+    finally:
+        prefs.autostart_command = saved
