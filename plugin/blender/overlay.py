@@ -102,6 +102,67 @@ def timeline_x(scene, frame: int, width: int) -> float:
     return (frame - first) / max(1, last - first + 1) * width
 
 
+def draw_images(rect: tuple[float, float, float, float], layers, opacity: float) -> None:
+    """Draw each (image, rgb colour) over ``rect`` (region pixels): the colour at
+    ``opacity`` where the image's matte is (R=G=B=A), premultiplied over what is there."""
+    import gpu
+    from gpu_extras.batch import batch_for_shader
+
+    x0, y0, x1, y1 = rect
+    shader = gpu.shader.from_builtin("IMAGE_COLOR")
+    batch = batch_for_shader(shader, "TRI_STRIP", {
+        "pos": ((x0, y0), (x1, y0), (x0, y1), (x1, y1)),
+        "texCoord": ((0, 0), (1, 0), (0, 1), (1, 1))})
+    gpu.state.blend_set("ALPHA_PREMULT")
+    try:
+        for image, (r, g, b) in layers:
+            shader.bind()
+            shader.uniform_sampler("image", gpu.texture.from_image(image))
+            shader.uniform_float("color", (r * opacity, g * opacity, b * opacity, opacity))
+            batch.draw(shader)
+    finally:
+        gpu.state.blend_set("NONE")
+
+
+def draw_ticks(ticks, width: float) -> None:
+    """Draw (x positions, rgba, y0, y1) groups of ticks, each ``width`` pixels wide."""
+    import gpu
+    from gpu_extras.batch import batch_for_shader
+
+    shader = gpu.shader.from_builtin("UNIFORM_COLOR")
+    for xs, color, y0, y1 in ticks:
+        quads = []
+        for x in xs:
+            quads += [(x, y0), (x + width, y0), (x + width, y1), (x, y0), (x + width, y1),
+                      (x, y1)]
+        if quads:
+            shader.bind()
+            shader.uniform_float("color", color)
+            batch_for_shader(shader, "TRIS", {"pos": quads}).draw(shader)
+
+
+def overlay_layers(settings) -> list:
+    """(image, colour) of each used object whose overlay shows a matte now."""
+    out = []
+    for item in settings.objects:
+        image = bpy.data.images.get(image_name(item.name))
+        if image is not None and image.get("segmatte_path") and item.use:
+            out.append((image, tuple(item.color)))
+    return out
+
+
+def timeline_ticks(scene, shift: int, width: int) -> tuple[list, float]:
+    """The keyframe ticks (object colours) and QC ticks (red) of the clip editor's timeline."""
+    settings = scene.segmatte
+    step = max(2.0, width / max(1, scene.frame_end - scene.frame_start + 1))
+    ticks = [([timeline_x(scene, kf.frame - shift, width) for kf in item.keyframes
+               if len(kf.points) or kf.use_box], (*item.color, 1.0), 8, 16)
+             for item in settings.objects]
+    ticks.append(([timeline_x(scene, d.scene_frame, width) for d in settings.doubts],
+                  QC_COLOR, 16, 22))
+    return ticks, step
+
+
 def _draw_overlay() -> None:
     context = bpy.context
     space, region = context.space_data, context.region
@@ -111,55 +172,16 @@ def _draw_overlay() -> None:
         return
     if space.clip.name != session.clip:
         return
-    import gpu
-    from gpu_extras.batch import batch_for_shader
-
-    x0, y0, x1, y1 = frame_rect(region)
-    shader = gpu.shader.from_builtin("IMAGE_COLOR")
-    batch = batch_for_shader(shader, "TRI_FAN", {
-        "pos": ((x0, y0), (x1, y0), (x1, y1), (x0, y1)),
-        "texCoord": ((0, 0), (1, 0), (1, 1), (0, 1))})
-    gpu.state.blend_set("ALPHA_PREMULT")
-    opacity = settings.overlay_opacity
-    for item in settings.objects:
-        image = bpy.data.images.get(image_name(item.name))
-        if image is None or not image.get("segmatte_path") or not item.use:
-            continue
-        shader.uniform_sampler("image", gpu.texture.from_image(image))
-        r, g, b = item.color
-        shader.uniform_float("color", (r * opacity, g * opacity, b * opacity, opacity))
-        batch.draw(shader)
-    gpu.state.blend_set("NONE")
+    draw_images(frame_rect(region), overlay_layers(settings), settings.overlay_opacity)
 
 
 def _draw_marks() -> None:
     context = bpy.context
-    scene, region = context.scene, context.region
-    settings = scene.segmatte
     session = link.session
-    shift = session.shift if session else None
-    if shift is None:
+    if session is None or context.space_data is None or context.space_data.clip is None:
         return
-    import gpu
-    from gpu_extras.batch import batch_for_shader
-
-    shader = gpu.shader.from_builtin("UNIFORM_COLOR")
-    width = region.width
-    step = max(2.0, width / max(1, scene.frame_end - scene.frame_start + 1))
-
-    def ticks(frames, color, y0, y1):
-        quads = []
-        for f in frames:
-            x = timeline_x(scene, f - shift, width)
-            quads += [(x, y0), (x + step, y0), (x + step, y1), (x, y0), (x + step, y1), (x, y1)]
-        if quads:
-            shader.uniform_float("color", color)
-            batch_for_shader(shader, "TRIS", {"pos": quads}).draw(shader)
-
-    for item in settings.objects:
-        ticks([kf.frame for kf in item.keyframes if len(kf.points) or kf.use_box],
-              (*item.color, 1.0), 8, 16)
-    ticks([d.frame for d in settings.doubts], QC_COLOR, 16, 22)
+    ticks, step = timeline_ticks(context.scene, session.shift, context.region.width)
+    draw_ticks(ticks, step)
 
 
 def _safe(fn):
