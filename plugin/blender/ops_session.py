@@ -20,6 +20,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from . import operators, options_ui, overlay, preferences, prompts, pull, sources
+from .client.jobspec import Box, Keyframe, Point
 from .connection import ensure_timer, link
 from .operators import JobError, refuse
 from .session import SessionWatch
@@ -63,14 +64,10 @@ def keyframe_of(item, frame: int, create: bool = True):
 
 
 def _prompt_fields(kf) -> dict:
-    fields: dict = {"replace": True}
-    points = [{"x": round(p.x, 3), "y": round(p.y, 3), "label": p.label} for p in kf.points]
-    if points:
-        fields["points"] = points
-    if kf.use_box:
-        x0, y0, x1, y1 = kf.box
-        fields["boxes"] = [{"x0": x0, "y0": y0, "x1": x1, "y1": y1}]
-    return fields
+    """A stored keyframe as ``session.prompt`` fields (all its prompts: ``replace``)."""
+    key = Keyframe(kf.frame, [Point(p.x, p.y, p.label) for p in kf.points],
+                   [Box(*kf.box)] if kf.use_box else [])
+    return {"replace": True, **{k: v for k, v in key.to_dict().items() if k != "frame"}}
 
 
 def send_keyframe(scene, obj: str, frame: int, fields: dict) -> None:
@@ -168,8 +165,6 @@ class SEGMATTE_OT_session_start(bpy.types.Operator):
                 for number, kf in sorted(obj.keyframes.items()):
                     fields = {"replace": True, **{k: v for k, v in kf.to_dict().items()
                                                   if k in ("points", "boxes")}}
-                    if "boxes" in fields:
-                        fields["boxes"] = fields["boxes"][:1]
                     send_keyframe(sc, obj.id, number, fields)
 
         link.open_session(watch, opened, **fields)

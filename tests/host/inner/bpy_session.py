@@ -93,15 +93,29 @@ def test_roto_loop_click_preview_undo_track_fix_qc(ext, scene, clip, link, ext_s
     assert [(kf.frame, [(p.x, p.y, p.label) for p in kf.points]) for kf in hero.keyframes] == \
         [(2, [(52.0, 60.0, 1)])]
 
-    # a second (negative) click, then undo it: the frame's prompts are sent again without it
+    # a second (negative) click, then Blender's undo (Ctrl+Z): the frame's remaining
+    # prompts are sent again (the undo handler), without the undone click
+    bpy.ops.ed.undo_push(message="before the negative click")
     assert bpy.ops.segmatte.click(x=150.0, y=10.0, negative=True) == {"FINISHED"}
+    bpy.ops.ed.undo_push(message="Prompt")  # what the UI does after an UNDO operator
     wait(ext, lambda: not link._waiting, what="the second preview")
-    assert [p.label for p in hero.keyframes[0].points] == [1, 0]
+    assert [p.label for p in settings.objects["hero"].keyframes[0].points] == [1, 0]
+    sent_two = session.sent[("hero", 2)]
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    wait(ext, lambda: not link._waiting, what="the resent prompt")
+    scene, settings = bpy.context.scene, bpy.context.scene.segmatte  # undo reloads the data
+    hero = settings.objects["hero"]
+    assert [p.label for p in hero.keyframes[0].points] == [1]
+    one = repr(sorted(ext.ops_session._prompt_fields(hero.keyframes[0]).items()))
+    assert session.sent[("hero", 2)] == one != sent_two
+    # the Prompt tool's own Ctrl+Z: the last click of the active object on this frame
+    assert bpy.ops.segmatte.click(x=150.0, y=10.0, negative=True) == {"FINISHED"}
+    wait(ext, lambda: not link._waiting, what="the third preview")
     assert bpy.ops.segmatte.undo_click() == {"FINISHED"}
     wait(ext, lambda: not link._waiting, what="the resent prompt")
     assert [p.label for p in hero.keyframes[0].points] == [1]
-    assert session.sent[("hero", 2)] == repr(sorted(
-        ext.ops_session._prompt_fields(hero.keyframes[0]).items()))
+    assert session.sent[("hero", 2)] == one
+    clip = scene.active_clip
     ext_screenshot(scene, clip, "hero")
 
     # track both ways: frames stream in, the overlay follows the playhead
@@ -142,6 +156,19 @@ def test_roto_loop_click_preview_undo_track_fix_qc(ext, scene, clip, link, ext_s
 
     assert bpy.ops.segmatte.session_stop() == {"FINISHED"}
     assert link.session is None
+
+
+def test_start_session_sends_the_prompts_of_every_frame(ext, scene, clip, link):
+    tracks = clip.tracking.objects.active.tracks
+    tracks.new(name="car", frame=2).markers.find_frame(2, exact=True).co = (0.3, 0.5)
+    tracks.new(name="car.b", frame=6).markers.find_frame(6, exact=True).co = (0.6, 0.4)
+    session = _open(ext, link)
+    wait(ext, lambda: len(session.previews) == 2 and not link._waiting, what="the previews")
+    assert sorted(session.previews) == [("car", 1), ("car", 5)]  # source frames of 2 and 6
+    assert session.sent[("car", 5)] == repr(sorted(
+        {"replace": True, "points": [{"x": 96.0, "y": 72.0, "label": 1}]}.items()))
+    assert scene.segmatte.objects["car"].frames == "1, 5"
+    link.close_session()
 
 
 def test_refused_submit_stays_in_the_panel(ext, scene, clip, link):
