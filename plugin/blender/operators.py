@@ -245,16 +245,17 @@ def build_job(context, target: str, direction: str) -> tuple[dict, dict, prompts
 # --- when a job ends ---------------------------------------------------------------------
 
 
-def update_qc(scene, manifest: str) -> int:
-    """List the frames QC doubts (and mark them on the timeline); how many."""
+def update_qc(scene, manifest: str, shift: int | None = None) -> int:
+    """List the frames QC doubts (and mark them on the timeline); how many. ``shift``:
+    source number = scene frame + shift (default: the session's)."""
     settings = scene.segmatte
     settings.doubts.clear()
     try:
         info = read_manifest(manifest)
     except ManifestError:
         return 0
-    session = link.session
-    shift = session.shift if session is not None else 0
+    if shift is None:
+        shift = link.session.shift if link.session is not None else 0
     for doubt in qc.doubts(info, settings.qc_threshold):
         item = settings.doubts.add()
         item.frame, item.scene_frame, item.text = doubt.frame, doubt.frame - shift, doubt.text
@@ -269,7 +270,7 @@ def on_finished(watch: JobWatch) -> None:
         except (attach.AttachError, ManifestError, OSError, RuntimeError, ValueError) as exc:
             watch.messages.append(("ERROR", str(exc)))
         scene = bpy.data.scenes.get(watch.target.get("scene", "")) or bpy.context.scene
-        n = update_qc(scene, watch.manifest)
+        n = update_qc(scene, watch.manifest, int(watch.target.get("shift", 0)))
         if n:
             watch.messages.append(("WARNING", f"QC: {n} frame(s) to look at (listed in the "
                                    "panel, red on the clip's timeline)"))

@@ -321,14 +321,14 @@ class SEGMATTE_OT_prompt_tool(bpy.types.Operator):
         if max(abs(where[0] - start[0]), abs(where[1] - start[1])) > DRAG_PX:
             x1, y1 = region_to_source(region, *where, session.width, session.height)
             clamp = _clamp
-            bpy.ops.segmatte.click(x=clamp(x, session.width), y=clamp(y, session.height),
-                                   x1=clamp(x1, session.width), y1=clamp(y1, session.height),
-                                   box=True)
+            kwargs = dict(x=clamp(x, session.width), y=clamp(y, session.height),
+                          x1=clamp(x1, session.width), y1=clamp(y1, session.height), box=True)
         else:
-            try:
-                bpy.ops.segmatte.click(x=x, y=y, negative=event.ctrl or event.shift)
-            except RuntimeError:
-                pass  # outside the picture: reported already
+            kwargs = dict(x=x, y=y, negative=event.ctrl or event.shift)
+        try:
+            bpy.ops.segmatte.click(**kwargs)
+        except RuntimeError:
+            pass  # refused (outside the picture, …): said in the panel and the status bar
         return {"RUNNING_MODAL"}
 
 
