@@ -56,6 +56,8 @@ class JobWatch:
     skipped: int = 0
     """Frames already on disk from an earlier run (resume)."""
     frames: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    rewritten: set[int] = field(default_factory=set)
+    """Frames this job wrote (``frames`` also has those it found on disk and kept)."""
     attached: bool = False
     messages: list[tuple[str, str]] = field(default_factory=list)
     """(level, text) said when the mattes were attached."""
@@ -362,6 +364,8 @@ class Link:
                                                                event.fps, event.eta_s)
         elif isinstance(event, ev.FrameWritten):
             watch.frames[event.frame] = tuple(event.paths)
+            if not event.skipped:
+                watch.rewritten.add(event.frame)
             if self.session is not None and self.session.job == watch.job:
                 self.session.written(event.frame, event.paths)
             if self.on_frame is not None:

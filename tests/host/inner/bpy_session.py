@@ -122,7 +122,7 @@ def test_roto_loop_click_preview_undo_track_fix_qc(ext, scene, clip, link, ext_s
     watch = _track(ext, link, "BOTH")
     folder = Path(watch.manifest).parent
     name = session.output["name"]
-    assert sorted(watch.frames) == list(range(0, 8))
+    assert sorted(watch.frames) == sorted(watch.rewritten) == list(range(0, 8))
     scene.frame_set(7)  # source 6
     assert ext.overlay.shown("hero") == str(folder / f"{name}.0006.exr")
     assert [item.name for item in settings.objects] == ["hero"]
@@ -137,7 +137,7 @@ def test_roto_loop_click_preview_undo_track_fix_qc(ext, scene, clip, link, ext_s
     assert ext.overlay.shown("hero") == session.previews[("hero", 5)][1]
     again = _track(ext, link, "AUTO")
     after = _stats(folder, name)
-    assert sorted(again.frames) == [5, 6, 7]
+    assert sorted(again.rewritten) == [5, 6, 7]
     assert all(after[n] == before[n] for n in range(5))  # untouched
     assert all(after[n][0] != before[n][0] for n in range(5, 8))  # rewritten
 
