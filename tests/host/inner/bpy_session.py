@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import bpy
 import pytest
@@ -168,6 +169,56 @@ def test_start_session_sends_the_prompts_of_every_frame(ext, scene, clip, link):
     assert session.sent[("car", 5)] == repr(sorted(
         {"replace": True, "points": [{"x": 96.0, "y": 72.0, "label": 1}]}.items()))
     assert scene.segmatte.objects["car"].frames == "1, 5"
+    link.close_session()
+
+
+class _View2D:
+    """The clip editor's view: the frame spans 0-1 of view space; here the frame fills a
+    320x240 region from (0, 0), as a zoom of 2 at the origin draws it."""
+
+    def region_to_view(self, x, y):
+        return x / 320, y / 240
+
+
+class _Region:
+    width, height, view2d = 320, 240, _View2D()
+
+
+def _event(kind, value, x, y, ctrl=False, shift=False):
+    return SimpleNamespace(type=kind, value=value, mouse_region_x=x, mouse_region_y=y,
+                           ctrl=ctrl, shift=shift, oskey=False)
+
+
+def test_prompt_tool_turns_mouse_events_into_prompts(ext, scene, clip, link):
+    """The modal tool's event handling (a window's region stands in: headless Blender has
+    none): a click is a point, Ctrl+click a negative one, a drag a box, Ctrl+Z an undo."""
+    session = _open(ext, link)
+    tool = ext.ops_session.SEGMATTE_OT_prompt_tool
+    me = SimpleNamespace(_press=None, _end=lambda context: {"FINISHED"})
+    ctx = SimpleNamespace(region=_Region())
+
+    def do(*events):
+        for e in events:
+            got = tool.modal(me, ctx, e)
+        wait(ext, lambda: not link._waiting, what="the tool's prompts")
+        return got
+
+    assert do(_event("LEFTMOUSE", "PRESS", 80, 120), _event("LEFTMOUSE", "RELEASE", 81, 120)) \
+        == {"RUNNING_MODAL"}
+    hero = scene.segmatte.objects[scene.segmatte.objects_index]
+    kf = hero.keyframes[0]
+    assert kf.frame == 2 and [(p.x, p.y, p.label) for p in kf.points] == [(40.0, 60.0, 1)]
+    do(_event("LEFTMOUSE", "PRESS", 300, 60, ctrl=True),
+       _event("LEFTMOUSE", "RELEASE", 300, 60, ctrl=True))
+    assert [(p.x, p.y, p.label) for p in kf.points][1] == (150.0, 90.0, 0)
+    do(_event("Z", "PRESS", 0, 0, ctrl=True))  # Ctrl+Z in the tool
+    assert len(kf.points) == 1
+    do(_event("LEFTMOUSE", "PRESS", 40, 200), _event("MOUSEMOVE", "NOTHING", 100, 150),
+       _event("LEFTMOUSE", "RELEASE", 160, 80))
+    assert kf.use_box and tuple(kf.box) == (20.0, 20.0, 80.0, 80.0) and not len(kf.points)
+    assert "boxes" in session.sent[(hero.name, 2)]
+    assert do(_event("MIDDLEMOUSE", "PRESS", 5, 5)) == {"PASS_THROUGH"}  # navigation still works
+    assert do(_event("ESC", "PRESS", 5, 5)) == {"FINISHED"}
     link.close_session()
 
 
