@@ -18,13 +18,12 @@ than adding more.
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
 
 import bpy
 
 from . import sources
+from .client.manifest import ManifestError, MatteSequence, read_manifest
 
 PREFIX = "segmatte"
 MODIFIER = "segmatte matte"
@@ -34,45 +33,27 @@ class AttachError(RuntimeError):
     """The mattes cannot be attached; the message says why."""
 
 
-@dataclass(frozen=True)
-class MatteSequence:
-    """One layer's matte files: ``first_path`` holds source frame ``first``."""
-
-    layer: str
-    first_path: str
-    first: int
-    last: int
-    channels: str = "rgba"
-
-    @property
-    def count(self) -> int:
-        return self.last - self.first + 1
-
-
-def read_manifest(path: str) -> list[MatteSequence]:
-    """The layers of a finished job from its ``<name>.manifest.json``."""
+def read_sequences(path: str) -> list[MatteSequence]:
+    """The layers of a finished job from its manifest (``segmatte.client.manifest``)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise AttachError(f"cannot read the manifest {path}: {exc}") from None
-    folder = os.path.dirname(path)
-    frames = sorted(data.get("frames", []), key=lambda f: f["number"])
-    if not frames:
-        raise AttachError(f"the manifest {path} lists no frames")
-    numbers = [f["number"] for f in frames]
-    if numbers != list(range(numbers[0], numbers[0] + len(numbers))):
-        raise AttachError(f"the mattes of {path} have gaps; run the job again to fill them")
-    out = []
-    for layer in data.get("layers", []):
-        rel = frames[0]["files"].get(layer, {}).get("path")
-        if not rel:
-            continue
-        out.append(MatteSequence(layer, os.path.normpath(os.path.join(folder, rel)), numbers[0],
-                                 numbers[-1], str(data.get("channels", "rgba"))))
-    if not out:
-        raise AttachError(f"the manifest {path} names no matte files")
-    return out
+        info = read_manifest(path)
+    except ManifestError as exc:
+        raise AttachError(str(exc)) from None
+    for seq in info.sequences:
+        if seq.gaps:
+            raise AttachError(f"the mattes of {path} have gaps (frames "
+                              f"{', '.join(map(str, seq.gaps[:5]))}); run the job again to fill them")
+    return info.sequences
+
+
+def stored_path(path: str) -> str:
+    """``path`` as Blender should store it: relative (``//``) once the .blend is saved."""
+    if bpy.data.filepath:
+        try:
+            return bpy.path.relpath(path)
+        except ValueError:  # another drive (Windows)
+            return path
+    return path
 
 
 # --- the image ------------------------------------------------------------------
@@ -83,6 +64,8 @@ def load_image(seq: MatteSequence) -> bpy.types.Image:
     if not os.path.exists(seq.first_path):
         raise AttachError(f"the matte {seq.first_path} is missing")
     image = bpy.data.images.load(seq.first_path, check_existing=True)
+    image.filepath = stored_path(seq.first_path)
+    image["segmatte"] = True
     image.source = "SEQUENCE"
     image.colorspace_settings.name = "Non-Color"
     image.reload()
@@ -224,12 +207,14 @@ def attach_sequencer(scene: bpy.types.Scene, strip, seqs: list[MatteSequence],
             strips.remove(old)
         scene_first = seq.first - shift
         channel = _free_channel(scene, strip.channel, scene_first, scene_first + seq.count - 1)
-        first_name = os.path.basename(seq.first_path)
         matte = strips.new_image(name, seq.first_path, channel=channel, frame_start=scene_first)
         for number in range(seq.first + 1, seq.last + 1):
-            matte.elements.append(_numbered(first_name, seq.first, number))
+            matte.elements.append(os.path.basename(seq.files[number]))
+        if bpy.data.filepath:
+            matte.directory = stored_path(os.path.dirname(seq.first_path)) + "/"
         matte.colorspace_settings.name = "Non-Color"
         matte.mute = True
+        matte["segmatte"] = True
         matte_strips.append(matte)
     matte = matte_strips[0]
     if modifiers_crash():
@@ -249,22 +234,13 @@ def attach_sequencer(scene: bpy.types.Scene, strip, seqs: list[MatteSequence],
     return said
 
 
-def _numbered(first_name: str, first: int, number: int) -> str:
-    """``matte.0000.exr`` with its (last) number replaced by ``number``, same padding."""
-    m = list(sources._NUMBER.finditer(first_name))[-1]
-    digits = m.group(1)
-    if int(digits) != first:
-        raise AttachError(f"{first_name} is not frame {first}")
-    return first_name[:m.start()] + str(number).zfill(len(digits)) + first_name[m.end():]
-
-
 # --- a finished job ---------------------------------------------------------------------
 
 
 def attach(target: dict, manifest: str) -> list[tuple[str, str]]:
     """Attach a finished job's mattes to what it was made for (see connection.JobWatch)."""
     scene = bpy.data.scenes.get(target.get("scene", "")) or bpy.context.scene
-    seqs = read_manifest(manifest)
+    seqs = read_sequences(manifest)
     shift = int(target["shift"])
     said: list[tuple[str, str]] = []
     for seq in seqs:

@@ -24,10 +24,12 @@ from typing import Any
 
 import bpy
 
+from . import wording
 from .client import events as ev
 from .client import paths
 from .client import protocol as P
 from .client.client import Client, ClientError
+from .session import SessionWatch
 
 POLL_BUSY_S = 0.1
 POLL_IDLE_S = 0.5
@@ -54,6 +56,8 @@ class JobWatch:
     skipped: int = 0
     """Frames already on disk from an earlier run (resume)."""
     frames: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    rewritten: set[int] = field(default_factory=set)
+    """Frames this job wrote (``frames`` also has those it found on disk and kept)."""
     attached: bool = False
     messages: list[tuple[str, str]] = field(default_factory=list)
     """(level, text) said when the mattes were attached."""
@@ -80,6 +84,25 @@ class Link:
         """Events of a job whose submit reply has not been handled yet."""
         self.on_finished: Callable[[JobWatch], None] | None = None
         """Run on the UI thread when a job ends (attach hooks itself here)."""
+        self.on_frame: Callable[[JobWatch, ev.FrameWritten], None] | None = None
+        """Run on the UI thread for each frame a job writes (the overlay follows)."""
+        self.session: SessionWatch | None = None
+        self.notice: tuple[str, str] = ("", "")
+        """(level, text): the last refusal or failure the server (or the link) gave."""
+        self.notice_job = ""
+        """The job the notice is about ("" = a request that made no job)."""
+
+    # --- saying things -----------------------------------------------------------
+
+    def say(self, level: str, text: str, job: str = "") -> str:
+        """Keep ``text`` (in the panel's words) as the notice and report it; returns it."""
+        text = wording.for_panel(text)
+        self.notice, self.notice_job = (level, text), job
+        report(level, text)
+        return text
+
+    def clear_notice(self) -> None:
+        self.notice, self.notice_job = ("", ""), ""
 
     # --- connecting -------------------------------------------------------------
 
@@ -145,17 +168,90 @@ class Link:
         """Submit a job (subscribed to its events); ``callback(watch, error)``."""
         import uuid
 
+        self.active_job = ""  # an older job's state must not stand in for this one's answer
+        self.clear_notice()
+
         def then(reply: dict | None, error: Exception | None) -> None:
             if error is not None:
+                self.say("ERROR", f"the server refused the job: {_message(error)}")
                 callback(None, error)
                 return
-            watch = self.jobs.setdefault(reply["job"], JobWatch(reply["job"], target))
-            self.active_job = watch.job
-            callback(watch, None)
-            for event in self._orphans.pop(watch.job, []):
-                self._on_event(event)
+            self._watch(reply["job"], target)
+            callback(self.jobs[reply["job"]], None)
 
         self.request("submit", then, spec=spec, subscribe=True, key=uuid.uuid4().hex)
+
+    def _watch(self, job: str, target: dict[str, Any]) -> JobWatch:
+        watch = self.jobs.setdefault(job, JobWatch(job, target))
+        self.active_job = watch.job
+        for event in self._orphans.pop(watch.job, []):
+            self._on_event(event)
+        return watch
+
+    # --- sessions ----------------------------------------------------------------
+
+    def open_session(self, watch: SessionWatch, callback: Callable[[SessionWatch], None],
+                     **fields: Any) -> None:
+        """``session.open`` on ``watch.source``; ``callback(watch)`` once it is open or refused."""
+        self.clear_notice()
+        self.session = watch
+
+        def then(reply: dict | None, error: Exception | None) -> None:
+            if error is not None:
+                watch.state = "failed"
+                watch.error = self.say("ERROR", f"cannot open a session: {_message(error)}")
+            else:
+                watch.id, watch.state = reply["session"], "open"
+                watch.width, watch.height = int(reply["width"]), int(reply["height"])
+                watch.first, watch.last = int(reply["first"]), int(reply["last"])
+                watch.model = str(reply.get("model", ""))
+            callback(watch)
+
+        self.request("session.open", then, source=watch.source, engine="track", **fields)
+
+    def prompt(self, obj: str, frame: int, callback: Callable[[dict | None], None],
+               **fields: Any) -> None:
+        """``session.prompt``; the preview lands in the session watch, then ``callback(reply)``."""
+        watch = self.session
+        if watch is None or watch.state not in ("open", "propagating"):
+            raise ConnectionError("no session is open: press Start Session")
+
+        def then(reply: dict | None, error: Exception | None) -> None:
+            if error is not None:
+                self.say("ERROR", f"the click on frame {frame} was refused: {_message(error)}")
+            else:
+                self.clear_notice()
+                watch.preview(obj, int(reply["frame"]), str(reply["path"]), reply.get("score"))
+            callback(reply)
+
+        self.request("session.prompt", then, session=watch.id, frame=int(frame), object=obj,
+                     **fields)
+
+    def propagate(self, output: dict[str, Any], target: dict[str, Any],
+                  callback: Callable[[JobWatch | None], None], **fields: Any) -> None:
+        """``session.propagate``: a job whose frame events move the overlay along."""
+        watch = self.session
+        if watch is None or watch.state != "open":
+            raise ConnectionError("no session is open: press Start Session")
+        self.active_job = ""
+        self.clear_notice()
+        watch.output = dict(output)
+
+        def then(reply: dict | None, error: Exception | None) -> None:
+            if error is not None:
+                self.say("ERROR", f"the server refused to track: {_message(error)}")
+                callback(None)
+                return
+            watch.job, watch.state, watch.propagated = reply["job"], "propagating", True
+            callback(self._watch(reply["job"], target))
+
+        self.request("session.propagate", then, session=watch.id, output=output, **fields)
+
+    def close_session(self) -> None:
+        watch, self.session = self.session, None
+        if watch is not None and watch.id and self.client is not None:
+            watch.state = "closed"
+            self.request("session.close", lambda reply, error: None, session=watch.id)
 
     def shutdown_server(self, callback: Callable[[dict | None, Exception | None], None]) -> None:
         self.request("shutdown", callback)
@@ -167,6 +263,13 @@ class Link:
         def then(reply: dict | None, error: Exception | None) -> None:
             if reply is not None:
                 self.engines = list(reply.get("engines", []))
+                from . import options_ui
+
+                for entry in self.engines:
+                    try:
+                        options_ui.ensure(entry)
+                    except (TypeError, ValueError, RuntimeError) as exc:
+                        self.detail = f"options of {entry.get('name')}: {exc}"
             else:
                 self.detail = f"cannot list engines: {error}"
 
@@ -261,6 +364,15 @@ class Link:
                                                                event.fps, event.eta_s)
         elif isinstance(event, ev.FrameWritten):
             watch.frames[event.frame] = tuple(event.paths)
+            if not event.skipped:
+                watch.rewritten.add(event.frame)
+            if self.session is not None and self.session.job == watch.job:
+                self.session.written(event.frame, event.paths)
+            if self.on_frame is not None:
+                try:
+                    self.on_frame(watch, event)
+                except Exception as exc:  # the overlay must not stop the events
+                    watch.messages.append(("ERROR", f"overlay: {exc}"))
         elif isinstance(event, ev.Done):
             watch.state, watch.manifest = "done", event.manifest
             watch.written, watch.skipped = event.written, event.skipped
@@ -271,6 +383,10 @@ class Link:
             watch.state = "cancelled"
         if watch.state in P.FINISHED_STATES and not watch.attached:
             watch.attached = True
+            if self.session is not None and self.session.job == watch.job:
+                self.session.state = "open"
+            if watch.state == "failed":
+                self.say("ERROR", f"job failed: {watch.reason}", watch.job)
             if self.on_finished is not None:
                 try:
                     self.on_finished(watch)
@@ -352,8 +468,16 @@ def _push_status() -> None:
         return
     status.connection = link.state
     status.detail = link.detail[:1000]
+    status.notice_level, status.notice = link.notice[0], link.notice[1][:1000]
+    session = link.session
+    status.session = session.id if session else ""
+    status.session_state = session.state if session else ""
     watch = link.jobs.get(link.active_job)
     if watch is None:
+        # nothing under way: an older job's state must not replace a refusal
+        status.job, status.job_state, status.reason, status.messages = "", "", "", ""
+        status.done = status.total = 0
+        status.progress = 0.0
         return
     status.job = watch.job
     status.job_state = watch.state
@@ -374,12 +498,28 @@ def _redraw() -> None:
                 area.tag_redraw()
 
 
+def _message(error: Exception) -> str:
+    """A server error's sentence (without the code tag the client adds)."""
+    return str(getattr(error, "message", None) or error)
+
+
+def report(level: str, text: str) -> None:
+    """Say ``text`` where the artist looks (the status bar / Info log) and on the console."""
+    print(f"segmatte: {level.lower()}: {text}")
+    try:
+        bpy.ops.segmatte.say(level=level, message=text[:1000])
+    except (RuntimeError, AttributeError, TypeError):
+        pass  # an ERROR report raises for a script: it is in the reports all the same
+
+
 def shutdown() -> None:
     """On unregister: stop the timer and the client thread (a started server keeps running)."""
     stop_timer()
+    link.session = None
     link.disconnect()
     link.jobs.clear()
     link.on_finished = None
+    link.on_frame = None
 
 
 def python_tag() -> str:

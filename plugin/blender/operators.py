@@ -7,17 +7,17 @@ with ``self.report`` in one sentence, never as a traceback.
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import shlex
-import tempfile
 
 import bpy
-from bpy.props import EnumProperty
+from bpy.props import EnumProperty, StringProperty  # noqa: F401 (say)
 
-from . import attach, preferences, prompts, sources
+from . import attach, options_ui, preferences, prompts, qc, sources, specs
+from .client.jobspec import Box, ObjectPrompts, Output, Point, SpecError
+from .client.manifest import ManifestError, read_manifest
+from .client.patterns import clip_stem, safe_name
 from .connection import JobWatch, address_and_token, ensure_timer, link
+from .properties import PALETTE
 
 TARGETS = (("CLIP", "Clip", "The Movie Clip of the editor (or the scene's active clip)"),
            ("STRIP", "Strip", "The active movie or image strip of the sequencer"))
@@ -40,78 +40,160 @@ def resolve_source(context, target: str) -> sources.Source:
     return sources.from_strip(scene, sources.active_strip(scene))
 
 
-def gather(context, source: sources.Source, target: str) -> prompts.Prompts:
-    """Prompts of the current frame from markers, the mask and annotations."""
-    scene = context.scene
-    settings = scene.segmatte
-    found = prompts.Prompts(source.width, source.height)
-    clip = bpy.data.movieclips.get(source.name) if target == "CLIP" else None
-    frame = scene.frame_current
-    if clip is not None and settings.use_markers:
-        prompts.add_markers(found, clip, source.clip_frame(frame))
+def scene_range(scene) -> tuple[int, int]:
+    if scene.use_preview_range:
+        return scene.frame_preview_start, scene.frame_preview_end
+    return scene.frame_start, scene.frame_end
+
+
+def _mask_of(context, settings):
     mask = settings.mask
     if mask is None:
         space = getattr(context, "space_data", None)
         mask = getattr(space, "mask", None) if getattr(space, "type", "") == "CLIP_EDITOR" else None
+    return mask
+
+
+def gather(context, source: sources.Source, target: str,
+           scene_first: int | None = None, scene_last: int | None = None) -> prompts.Prompts:
+    """Prompts from markers, the mask and annotations on every frame of the range
+    (the scene's range cut to what the source shows, unless given)."""
+    scene = context.scene
+    settings = scene.segmatte
+    if scene_first is None or scene_last is None:
+        scene_first, scene_last = scene_range(scene)
+    scene_first = max(scene_first, source.scene_first)
+    scene_last = min(scene_last, source.scene_last)
+    frames = prompts.Frames(source, range(scene_first, scene_last + 1), scene.frame_current)
+    found = prompts.Prompts(source.width, source.height)
+    clip = bpy.data.movieclips.get(source.name) if target == "CLIP" else None
+    if clip is not None and settings.use_markers:
+        prompts.add_markers(found, clip, frames, keyed_only=settings.markers_keyed_only)
+    mask = _mask_of(context, settings)
     if mask is not None and settings.use_mask:
-        prompts.add_mask(found, mask, use_boxes=settings.mask_as in ("BOX", "BOTH"),
-                         use_points=settings.mask_as in ("POINTS", "BOTH"))
+        keep = scene.frame_current
+        shapes = []
+        try:
+            for frame in prompts.mask_key_frames(mask, frames):
+                if frame != scene.frame_current:
+                    scene.frame_set(frame)
+                evaluated = mask.evaluated_get(context.evaluated_depsgraph_get()) \
+                    if frame != keep else mask
+                shapes.append((source.to_source(frame), evaluated))
+                prompts.add_mask(found, shapes[-1:], use_boxes=settings.mask_as in ("BOX", "BOTH"),
+                                 use_points=settings.mask_as in ("POINTS", "BOTH"))
+        finally:
+            if scene.frame_current != keep:
+                scene.frame_set(keep)
     if clip is not None and settings.use_annotations:
-        prompts.add_annotations(found, prompts.annotation_of(clip), frame)
+        prompts.add_annotations(found, prompts.annotation_of(clip), frames)
     return found
 
 
-def store_objects(settings, found: prompts.Prompts) -> None:
-    """Refresh the panel's object list, keeping each object's Use toggle."""
-    keep = {item.name: item.use for item in settings.objects}
-    settings.objects.clear()
-    for obj in found.objects.values():
+def clicked(settings) -> list[specs.Clicked]:
+    """The Prompt tool's clicks kept in the scene, per object and frame."""
+    out = []
+    for item in settings.objects:
+        for kf in item.keyframes:
+            points = [Point(p.x, p.y, p.label) for p in kf.points]
+            box = None
+            if kf.use_box:
+                try:
+                    box = Box(*kf.box)
+                except SpecError:
+                    box = None
+            out.append(specs.Clicked(item.name, kf.frame, points, box))
+    return out
+
+
+def object_item(settings, name: str, create: bool = True):
+    """The panel's object ``name`` (added with the next colour of the palette)."""
+    item = settings.objects.get(name)
+    if item is None and create:
         item = settings.objects.add()
-        item.name = obj.id
-        item.use = keep.get(obj.id, True)
-        item.positives, item.negatives, item.boxes = obj.positives, obj.negatives, len(obj.boxes)
-        item.origins = ", ".join(sorted(set(obj.origins)))[:500]
+        item.name = name
+        item.color = PALETTE[(len(settings.objects) - 1) % len(PALETTE)]
+    return item
 
 
-def parse_options(text: str) -> dict:
-    """``"screen=blue tolerance=0.2"`` → {"screen": "blue", "tolerance": 0.2}."""
-    options = {}
-    try:
-        words = shlex.split(text)
-    except ValueError as exc:
-        raise JobError(f"options: {exc}") from None
-    for word in words:
-        key, sep, value = word.partition("=")
-        if not sep or not key:
-            raise JobError(f"options: {word!r} is not KEY=VALUE")
-        try:
-            options[key] = json.loads(value)
-        except ValueError:
-            options[key] = value
-    return options
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_\-.]+", "_", text).strip("_.") or "matte"
+def store_objects(settings, found: prompts.Prompts | None) -> list[ObjectPrompts]:
+    """Refresh the panel's object list (keyframes, counts); the clicks, colours and Use
+    toggles stay. ``found``: freshly gathered prompts (None: keep what was gathered last)."""
+    if found is not None:
+        for name in found.objects:
+            object_item(settings, name)
+        for index in reversed(range(len(settings.objects))):
+            item = settings.objects[index]
+            got = found.objects.get(item.name)
+            if got is None and not len(item.keyframes):
+                settings.objects.remove(index)
+                continue
+            item.gathered = (f"{got.positives} {got.negatives} {got.boxes} "
+                             + ",".join(map(str, sorted(got.frames)))) if got else ""
+            item.origins = ", ".join(sorted(set(got.origins)))[:500] if got else ""
+    for item in settings.objects:
+        pos, neg, boxes, *rest = (item.gathered or "0 0 0").split(" ")
+        frames = {int(n) for n in (rest[0].split(",") if rest and rest[0] else [])}
+        clicks = [p for kf in item.keyframes for p in kf.points]
+        item.positives = sum(1 for p in clicks if p.label == 1) + int(pos)
+        item.negatives = sum(1 for p in clicks if p.label == 0) + int(neg)
+        item.boxes = sum(1 for kf in item.keyframes if kf.use_box) + int(boxes)
+        frames |= {kf.frame for kf in item.keyframes if len(kf.points) or kf.use_box}
+        item.frames = ", ".join(str(n) for n in sorted(frames))[:500]
+    return specs.objects_of(found, clicked(settings))
 
 
 def output_place(prefs, scene, source: sources.Source, engine: str) -> tuple[str, str]:
-    """The output folder and sequence name from the preferences' patterns."""
+    """The output folder and sequence name from the preferences' patterns.
+
+    While the .blend file is unsaved, a ``//`` folder has no anchor: the
+    panel's Matte Folder is used, and without one the artist is asked for it.
+    """
     folder_pattern = prefs.output_folder if prefs else preferences.DEFAULT_FOLDER
     name_pattern = prefs.output_name if prefs else preferences.DEFAULT_NAME
     blend = bpy.data.filepath
-    fields = {"source": _safe(os.path.splitext(source.name)[0]), "scene": _safe(scene.name),
-              "blend": _safe(os.path.splitext(os.path.basename(blend))[0]) if blend else "untitled",
-              "engine": _safe(engine)}
+    fields = {"source": safe_name(clip_stem(source.name) or source.name),
+              "scene": safe_name(scene.name),
+              "blend": safe_name(os.path.splitext(os.path.basename(blend))[0]) if blend
+              else "untitled", "engine": safe_name(engine)}
     try:
         folder = folder_pattern.format(**fields)
-        name = _safe(name_pattern.format(**fields))
+        name = safe_name(name_pattern.format(**fields))
     except (KeyError, IndexError, ValueError) as exc:
         raise JobError(f"output pattern: unknown field {exc}; use {{source}}, {{scene}}, "
                        "{blend} or {engine}") from None
     if folder.startswith("//") and not blend:
-        folder = os.path.join(tempfile.gettempdir(), "segmatte", folder[2:])
+        chosen = scene.segmatte.matte_folder.strip()
+        if not chosen or chosen.startswith("//"):
+            raise NeedsFolder("the .blend file is not saved yet: choose a Matte Folder for the "
+                              "mattes (or save the file first)")
+        folder = os.path.join(chosen, folder[2:])
     return os.path.normpath(bpy.path.abspath(folder)), name
+
+
+class NeedsFolder(JobError):
+    """The file is unsaved and no Matte Folder is set: the operator asks for one."""
+
+
+def check_channels(target: str, channels: str) -> None:
+    if target == "STRIP" and channels == "a":
+        raise JobError("a sequencer strip cannot use Channels A (the sequencer renders it as "
+                       "alpha 0 everywhere): choose RGBA or Y")
+
+
+def engine_entry(engine: str) -> dict | None:
+    entry = link.engine(engine)
+    if link.engines and entry is None:
+        known = ", ".join(e.get("name", "") for e in link.engines)
+        raise JobError(f"the server has no engine {engine!r}; it has {known}")
+    return entry
+
+
+def engine_options(settings, engine: str) -> dict:
+    try:
+        return options_ui.options(settings, engine)
+    except SpecError as exc:
+        raise JobError(f"{engine} options: {exc}") from None
 
 
 def build_job(context, target: str, direction: str) -> tuple[dict, dict, prompts.Prompts]:
@@ -119,10 +201,7 @@ def build_job(context, target: str, direction: str) -> tuple[dict, dict, prompts
     scene = context.scene
     settings = scene.segmatte
     source = resolve_source(context, target)
-    if scene.use_preview_range:
-        start, end = scene.frame_preview_start, scene.frame_preview_end
-    else:
-        start, end = scene.frame_start, scene.frame_end
+    start, end = scene_range(scene)
     current = scene.frame_current
     if direction == "FORWARD":
         start = current
@@ -136,34 +215,28 @@ def build_job(context, target: str, direction: str) -> tuple[dict, dict, prompts
     engine = settings.engine.strip()
     if not engine:
         raise JobError("choose an engine")
-    entry = link.engine(engine)
-    if link.engines and entry is None:
-        known = ", ".join(e.get("name", "") for e in link.engines)
-        raise JobError(f"the server has no engine {engine!r}; it has {known}")
-    found = gather(context, source, target)
+    entry = engine_entry(engine)
+    check_channels(target, settings.channels)
+    found = gather(context, source, target, *scene_range(scene))
     store_objects(settings, found)
     wanted = {item.name for item in settings.objects if item.use}
-    objects = found.spec_objects(key, only=wanted)
-    needs = bool(entry and entry.get("needs_objects"))
-    takes = needs or bool(entry and entry.get("takes_objects"))
-    if needs and not objects:
-        raise JobError(f"the {engine} engine needs prompts: place markers, a mask or "
-                       "annotations on the current frame")
+    objects = [o for o in specs.objects_of(found, clicked(settings), wanted)]
+    # keyframes outside this direction's range do not steer it
+    for obj in objects:
+        obj.keyframes = {n: kf for n, kf in obj.keyframes.items() if first <= n <= last}
+    objects = [o for o in objects if o.keyframes]
     prefs = preferences.get(context)
     folder, name = output_place(prefs, scene, source, engine)
-    spec = {
-        "source": source.path,
-        "range": {"first": first, "last": last},
-        "engine": engine,
-        "options": parse_options(settings.options),
-        "direction": direction.lower(),
-        "output": {"folder": folder, "name": name, "channels": settings.channels,
-                   "overwrite": settings.overwrite},
-    }
-    if settings.model.strip():
-        spec["model"] = settings.model.strip()
-    if takes and objects:
-        spec["objects"] = objects
+    request = specs.Request(
+        source=source.path, size=(source.width, source.height), first=first, last=last,
+        engine=engine, direction=direction.lower(), model=settings.model.strip(),
+        options=engine_options(settings, engine), engine_info=entry,
+        output=Output(folder=folder, name=name, channels=settings.channels,
+                      overwrite=settings.overwrite))
+    try:
+        spec = specs.build(request, objects).to_dict()
+    except SpecError as exc:
+        raise JobError(str(exc)) from None
     target_info = {"kind": target, "name": source.name, "scene": scene.name,
                    "shift": source.shift, "compositor": settings.use_compositor}
     return spec, target_info, found
@@ -172,13 +245,35 @@ def build_job(context, target: str, direction: str) -> tuple[dict, dict, prompts
 # --- when a job ends ---------------------------------------------------------------------
 
 
+def update_qc(scene, manifest: str, shift: int | None = None) -> int:
+    """List the frames QC doubts (and mark them on the timeline); how many. ``shift``:
+    source number = scene frame + shift (default: the session's)."""
+    settings = scene.segmatte
+    settings.doubts.clear()
+    try:
+        info = read_manifest(manifest)
+    except ManifestError:
+        return 0
+    if shift is None:
+        shift = link.session.shift if link.session is not None else 0
+    for doubt in qc.doubts(info, settings.qc_threshold):
+        item = settings.doubts.add()
+        item.frame, item.scene_frame, item.text = doubt.frame, doubt.frame - shift, doubt.text
+    return len(settings.doubts)
+
+
 def on_finished(watch: JobWatch) -> None:
     """Runs on the UI thread (from the timer) when a job ends: attach or say why not."""
     if watch.state == "done":
         try:
             watch.messages += attach.attach(watch.target, watch.manifest)
-        except (attach.AttachError, OSError, RuntimeError, ValueError) as exc:
+        except (attach.AttachError, ManifestError, OSError, RuntimeError, ValueError) as exc:
             watch.messages.append(("ERROR", str(exc)))
+        scene = bpy.data.scenes.get(watch.target.get("scene", "")) or bpy.context.scene
+        n = update_qc(scene, watch.manifest, int(watch.target.get("shift", 0)))
+        if n:
+            watch.messages.append(("WARNING", f"QC: {n} frame(s) to look at (listed in the "
+                                   "panel, red on the clip's timeline)"))
     elif watch.state == "failed":
         watch.messages.append(("ERROR", f"job failed: {watch.reason}"))
     else:
@@ -278,7 +373,7 @@ class SEGMATTE_OT_refresh_engines(bpy.types.Operator):
 
 
 class SEGMATTE_OT_gather(bpy.types.Operator):
-    """List the objects the prompts on the current frame make"""
+    """List the objects the prompts in the range make (markers, mask, annotations, clicks)"""
 
     bl_idname = "segmatte.gather"
     bl_label = "Gather Prompts"
@@ -292,10 +387,10 @@ class SEGMATTE_OT_gather(bpy.types.Operator):
         except (sources.SourceError, JobError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        store_objects(context.scene.segmatte, found)
-        n = sum(len(o.points) + len(o.boxes) for o in found.objects.values())
-        self.report({"INFO"}, f"{len(found.objects)} object(s), {n} prompt(s) on frame "
-                    f"{source.to_source(context.scene.frame_current)}")
+        merged = store_objects(context.scene.segmatte, found)
+        frames = sorted({n for o in merged for n, kf in o.keyframes.items() if kf})
+        self.report({"INFO"}, f"{len(merged)} object(s) with prompts on "
+                    f"{len(frames)} frame(s): {', '.join(map(str, frames[:12]))}")
         return {"FINISHED"}
 
 
@@ -307,36 +402,61 @@ class SEGMATTE_OT_track(bpy.types.Operator):
 
     target: EnumProperty(name="Target", items=TARGETS, default="CLIP")
     direction: EnumProperty(name="Direction", items=DIRECTIONS, default="FORWARD")
+    directory: StringProperty(name="Matte Folder", subtype="DIR_PATH")
+
+    def invoke(self, context, event):
+        if not bpy.data.filepath and not context.scene.segmatte.matte_folder.strip():
+            prefs = preferences.get(context)
+            if (prefs.output_folder if prefs else preferences.DEFAULT_FOLDER).startswith("//"):
+                context.window_manager.fileselect_add(self)  # ask where the mattes go
+                return {"RUNNING_MODAL"}
+        return self.execute(context)
 
     def execute(self, context):
+        if self.directory:
+            context.scene.segmatte.matte_folder = self.directory
         if not link.connected:
-            self.report({"ERROR"}, "not connected to the segmatte server: press Connect or "
-                        "Start Server")
-            return {"CANCELLED"}
+            return refuse(self, "not connected to the segmatte server: press Connect or "
+                          "Start Server")
         try:
             spec, target, _ = build_job(context, self.target, self.direction)
         except (sources.SourceError, JobError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        status = context.window_manager.segmatte
-        status.job, status.job_state, status.reason, status.messages = "", "submitting", "", ""
-        status.done, status.total, status.progress = 0, spec["range"]["last"] - spec["range"][
-            "first"] + 1, 0.0
+            return refuse(self, str(exc))
 
         def submitted(watch, error):
-            if error is not None:
-                status.job_state, status.reason = "failed", str(error)
-                print(f"segmatte: error: {error}")
+            pass  # a refusal is the link's notice (panel + report)
 
         try:
             link.submit(spec, target, submitted)
         except ConnectionError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+            return refuse(self, str(exc))
         ensure_timer()
         r = spec["range"]
         self.report({"INFO"}, f"sent {spec['engine']} job: {target['name']} frames "
                     f"{r['first']}-{r['last']} → {spec['output']['folder']}")
+        return {"FINISHED"}
+
+
+def refuse(op, text: str) -> set[str]:
+    """Say why an operator does nothing: in the panel (the notice) and as a report."""
+    link.notice, link.notice_job = ("ERROR", text), ""
+    op.report({"ERROR"}, text)
+    return {"CANCELLED"}
+
+
+class SEGMATTE_OT_say(bpy.types.Operator):
+    """Report a message (used to show the server's answers from the background timer)"""
+
+    bl_idname = "segmatte.say"
+    bl_label = "segmatte Message"
+    bl_options = {"INTERNAL"}
+
+    level: EnumProperty(items=(("INFO", "Info", ""), ("WARNING", "Warning", ""),
+                               ("ERROR", "Error", "")), default="INFO")
+    message: StringProperty()
+
+    def execute(self, context):
+        self.report({self.level}, self.message)
         return {"FINISHED"}
 
 
@@ -374,7 +494,7 @@ class SEGMATTE_OT_attach(bpy.types.Operator):
             return {"CANCELLED"}
         try:
             said = attach.attach(watch.target, watch.manifest)
-        except (attach.AttachError, OSError, RuntimeError, ValueError) as exc:
+        except (attach.AttachError, ManifestError, OSError, RuntimeError, ValueError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         for level, text in said:
@@ -384,7 +504,7 @@ class SEGMATTE_OT_attach(bpy.types.Operator):
 
 classes = (SEGMATTE_OT_connect, SEGMATTE_OT_disconnect, SEGMATTE_OT_start_server,
            SEGMATTE_OT_stop_server,
-           SEGMATTE_OT_refresh_engines, SEGMATTE_OT_gather, SEGMATTE_OT_track,
+           SEGMATTE_OT_refresh_engines, SEGMATTE_OT_gather, SEGMATTE_OT_track, SEGMATTE_OT_say,
            SEGMATTE_OT_cancel, SEGMATTE_OT_attach)
 
 

@@ -1,9 +1,17 @@
-"""Sidebar panels: Movie Clip Editor (Clip view) and Sequencer, tab "segmatte"."""
+"""Sidebar panels: Movie Clip Editor (Clip view) and Sequencer, tab "segmatte".
+
+Top to bottom the clip panel follows the roto loop: server, engine and its
+options (from the server's schema), the objects and their keyframes, the
+session (Start, Prompt tool, Track, Re-track), QC, output. Every refusal or
+failure the server gave is shown in the box at the top until the next
+request, never replaced by an older job's state.
+"""
 
 from __future__ import annotations
 
 import bpy
 
+from . import ops_session, options_ui
 from .connection import link
 from .properties import engine_models
 
@@ -12,8 +20,19 @@ class SEGMATTE_UL_objects(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
         row = layout.row(align=True)
         row.prop(item, "use", text="")
+        row.prop(item, "color", text="")
         row.label(text=item.name)
         row.label(text=f"+{item.positives} −{item.negatives} ▢{item.boxes}")
+        if item.frames:
+            row.label(text=f"@ {item.frames}"[:40], icon="KEYFRAME")
+
+
+class SEGMATTE_UL_doubts(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        row = layout.row(align=True)
+        row.operator("segmatte.jump", text=f"{item.scene_frame}", icon="ERROR").frame = \
+            item.scene_frame
+        row.label(text=item.text)
 
 
 def draw_server(layout, context) -> None:
@@ -29,9 +48,24 @@ def draw_server(layout, context) -> None:
         row.operator("segmatte.start_server", text="", icon="PLAY")
     if status.detail:
         box.label(text=status.detail)
+    if status.notice:
+        icon = {"ERROR": "ERROR", "WARNING": "ERROR"}.get(status.notice_level, "INFO")
+        for i, line in enumerate(_wrap(status.notice, 60)):
+            box.label(text=line, icon=icon if i == 0 else "BLANK1")
 
 
-def draw_job(layout, context, target: str) -> None:
+def _wrap(text: str, width: int) -> list[str]:
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    return lines + ([line] if line else [])
+
+
+def draw_engine(layout, context) -> None:
     settings = context.scene.segmatte
     status = context.window_manager.segmatte
     col = layout.column()
@@ -41,10 +75,24 @@ def draw_job(layout, context, target: str) -> None:
     entry = link.engine(settings.engine)
     if engine_models(entry):
         col.prop(settings, "model")
-    col.prop(settings, "options")
+    models = {m.get("name"): m for m in (entry or {}).get("models") or [] if isinstance(m, dict)}
+    wanted = settings.model.strip() or next(iter(models), "")
+    info = models.get(wanted)
+    if info is not None:
+        row = col.row(align=True)
+        row.label(text=f"{wanted}: {info.get('licence', '?')}, {info.get('size_mb', '?')} MB",
+                  icon="CHECKMARK" if info.get("pulled") else "IMPORT")
+        if not info.get("pulled"):
+            row.operator("segmatte.pull_model", text="Pull").model = wanted
+    if status.pull:
+        col.progress(factor=status.pull_progress, text=status.pull)
+    options_ui.draw(col, settings, settings.engine)
 
+
+def draw_prompts(layout, context, target: str) -> None:
+    settings = context.scene.segmatte
     box = layout.box()
-    box.label(text="Prompts on this frame")
+    box.label(text="Prompts in the range")
     row = box.row(align=True)
     if target == "CLIP":
         row.prop(settings, "use_markers", toggle=True)
@@ -54,21 +102,66 @@ def draw_job(layout, context, target: str) -> None:
     if settings.use_mask:
         box.prop(settings, "mask")
         box.prop(settings, "mask_as", expand=True)
-    box.template_list("SEGMATTE_UL_objects", "", settings, "objects", settings, "objects_index",
+    row = box.row()
+    row.template_list("SEGMATTE_UL_objects", "", settings, "objects", settings, "objects_index",
                       rows=2)
+    side = row.column(align=True)
+    side.operator("segmatte.add_object", text="", icon="ADD")
     box.operator("segmatte.gather", icon="VIEWZOOM").target = target
-    box.label(text="Negative: name starts with '-' or 'neg_' (mask layer: Invert)",
-              icon="INFO")
+    entry = link.engine(settings.engine)
     if entry and not entry.get("needs_objects"):
         box.label(text=f"{settings.engine} takes no prompts", icon="INFO")
 
+
+def draw_session(layout, context) -> None:
+    settings = context.scene.segmatte
+    status = context.window_manager.segmatte
+    box = layout.box()
+    row = box.row(align=True)
+    row.label(text="Session" + (f": {status.session_state}" if status.session_state else ""),
+              icon="HIDE_OFF")
+    if status.session_state in ("open", "propagating"):
+        row.operator("segmatte.session_stop", text="", icon="X")
+        box.operator("segmatte.prompt_tool", icon="RESTRICT_SELECT_OFF")
+        box.label(text="LMB +  Ctrl/Shift+LMB −  drag: box  Ctrl+Z: undo", icon="MOUSE_LMB")
+        sub = box.row(align=True)
+        sub.enabled = status.session_state == "open"
+        for direction, icon in (("BACKWARD", "TRACKING_BACKWARDS"), ("BOTH", "ARROW_LEFTRIGHT"),
+                                ("FORWARD", "TRACKING_FORWARDS")):
+            sub.operator("segmatte.propagate", text=direction.title(),
+                         icon=icon).direction = direction
+        session = link.session
+        if session is not None and session.correction is not None:
+            box.operator("segmatte.propagate", text=f"Re-track from {session.correction}",
+                         icon="FILE_REFRESH").direction = "AUTO"
+        if status.score:
+            box.label(text=f"Score on the last click: {status.score:.2f}")
+    else:
+        row.operator("segmatte.session_start", text="Start Session", icon="PLAY")
+    row = box.row(align=True)
+    row.prop(settings, "show_overlay", toggle=True)
+    row.prop(settings, "overlay_opacity", slider=True)
+
+
+def draw_qc(layout, context) -> None:
+    settings = context.scene.segmatte
+    box = layout.box()
+    box.prop(settings, "qc_threshold", slider=True)
+    if len(settings.doubts):
+        box.template_list("SEGMATTE_UL_doubts", "", settings, "doubts", settings,
+                          "doubts_index", rows=3)
+
+
+def draw_job(layout, context, target: str) -> None:
+    settings = context.scene.segmatte
+    status = context.window_manager.segmatte
     col = layout.column()
     row = col.row(align=True)
     running = status.job_state in ("queued", "running", "submitting")
     row.enabled = status.connection == "CONNECTED" and not running
     for direction, icon in (("BACKWARD", "TRACKING_BACKWARDS"), ("BOTH", "ARROW_LEFTRIGHT"),
                             ("FORWARD", "TRACKING_FORWARDS")):
-        op = row.operator("segmatte.track", text=direction.title(), icon=icon)
+        op = row.operator("segmatte.track", text=f"Job {direction.title()}", icon=icon)
         op.target, op.direction = target, direction
     if status.job_state:
         if running:
@@ -83,7 +176,11 @@ def draw_job(layout, context, target: str) -> None:
             col.label(text=line)
     sub = layout.column(heading="Output")
     sub.prop(settings, "channels")
+    if target == "STRIP" and settings.channels == "a":
+        sub.label(text="Channels A renders alpha 0 on a strip: use RGBA or Y", icon="ERROR")
     sub.prop(settings, "overwrite")
+    if not bpy.data.filepath:
+        sub.prop(settings, "matte_folder")
     if target == "CLIP":
         sub.prop(settings, "use_compositor")
     sub.operator("segmatte.attach", icon="IMAGE_DATA")
@@ -105,6 +202,10 @@ class SEGMATTE_PT_clip(bpy.types.Panel):
         if context.space_data.clip is None:
             self.layout.label(text="Open a clip to matte it", icon="INFO")
             return
+        draw_engine(self.layout, context)
+        draw_prompts(self.layout, context, "CLIP")
+        draw_session(self.layout, context)
+        draw_qc(self.layout, context)
         draw_job(self.layout, context, "CLIP")
 
 
@@ -121,10 +222,14 @@ class SEGMATTE_PT_sequencer(bpy.types.Panel):
         if strip is None or strip.type not in ("MOVIE", "IMAGE"):
             self.layout.label(text="Select a movie or image strip", icon="INFO")
             return
+        draw_engine(self.layout, context)
+        draw_prompts(self.layout, context, "STRIP")
+        draw_qc(self.layout, context)
         draw_job(self.layout, context, "STRIP")
 
 
-classes = (SEGMATTE_UL_objects, SEGMATTE_PT_clip, SEGMATTE_PT_sequencer)
+classes = (SEGMATTE_UL_objects, SEGMATTE_UL_doubts, SEGMATTE_PT_clip, SEGMATTE_PT_sequencer)
+_ = ops_session  # the panel's buttons
 
 
 def register() -> None:

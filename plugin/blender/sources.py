@@ -18,13 +18,11 @@ Tracking markers use *clip* frames (scene - frame_start + 1), see
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 import bpy
 
-_NUMBER = re.compile(r"(\d+)(?=\D*$)")
-"""The last run of digits in a file name: its frame number."""
+from .client.patterns import PatternError, file_number, hashes_of_file
 
 
 class SourceError(ValueError):
@@ -88,19 +86,12 @@ class Source:
         return first, last
 
 
-def file_number(filename: str) -> int | None:
-    """The frame number in a file name (``shot.1001.exr`` → 1001), or None."""
-    m = _NUMBER.search(os.path.basename(filename))
-    return int(m.group(1)) if m else None
-
-
-def sequence_pattern(path: str) -> str:
-    """``/x/shot.1001.exr`` → ``/x/shot.####.exr`` (as many ``#`` as digits)."""
-    folder, name = os.path.split(path)
-    m = _NUMBER.search(name)
-    if not m:
-        raise SourceError(f"{name} has no frame number, so it is not part of an image sequence")
-    return os.path.join(folder, name[:m.start()] + "#" * len(m.group(1)) + name[m.end():])
+def _hashes(path: str) -> str:
+    """``/x/shot.1001.exr`` → ``/x/shot.####.exr``; SourceError without a number."""
+    try:
+        return hashes_of_file(path)
+    except PatternError as exc:
+        raise SourceError(str(exc)) from None
 
 
 def _abspath(path: str, library: bpy.types.ID | None = None) -> str:
@@ -125,7 +116,7 @@ def from_clip(clip: bpy.types.MovieClip) -> Source:
         base = file_number(path)
         if base is None:
             raise SourceError(f"clip {clip.name} is an image sequence, but {path} has no number")
-        server_path, is_seq = sequence_pattern(path), True
+        server_path, is_seq = _hashes(path), True
     else:
         base, server_path, is_seq = 0, path, False
     shift = -int(clip.frame_start) + int(clip.frame_offset) + base
@@ -194,7 +185,7 @@ def from_strip(scene: bpy.types.Scene, strip) -> Source:
         path = _abspath(os.path.join(strip.directory, names[0]))
         if not os.path.exists(path):
             raise SourceError(f"the files of strip {strip.name} are missing: {path}")
-        base, server_path, is_seq = numbers[0], sequence_pattern(path), True
+        base, server_path, is_seq = numbers[0], _hashes(path), True
     else:
         raise SourceError(f"strip {strip.name} is a {strip.type.lower()} strip; "
                           "mattes need a movie or image strip")

@@ -78,8 +78,30 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    srv = ServerProcess(tmp_path_factory.mktemp("blender-server"), slow=FRAME_DELAY).start()
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Hugging Face cache holding a tiny random SAM 2 video model (the real transformers
+    classes) where the catalog's ``sam2.1-tiny`` lives, so sessions load it offline."""
+    from segmatte.models.track.tiny import tiny_model, tiny_processor
+    from segmatte.models.weights import catalog
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    root = tmp_path_factory.mktemp("hub")
+    repo = root / ("models--" + catalog.get("sam2.1-tiny").repo.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit
+    tiny_model().save_pretrained(snapshot)
+    tiny_processor().save_pretrained(snapshot)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, hub: Path):
+    with pytest.MonkeyPatch.context() as mp:  # ServerProcess copies os.environ at start
+        mp.setenv("HF_HUB_CACHE", str(hub))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("SEGMATTE_TORCH_THREADS", "1")
+        srv = ServerProcess(tmp_path_factory.mktemp("blender-server"), slow=FRAME_DELAY).start()
     yield srv
     srv.stop(10)
 
@@ -107,6 +129,8 @@ def test_extension_in_blender(version: str, zips: dict[str, Path], media: Path,
         "SEGMATTE_CONFIG_DIR": str(server.config_dir),
         "SEGMATTE_DATA_DIR": str(server.data_dir),
     })
+    if os.environ.get("SEGMATTE_SCREENSHOT_DIR"):  # docs/images: the README's screenshot
+        env["SEGMATTE_SCREENSHOT_DIR"] = os.environ["SEGMATTE_SCREENSHOT_DIR"]
     cmd = [str(python), "-m", "pytest", "-c", str(INNER / "pytest.ini"), "--rootdir", str(INNER),
            "-q", "-rs", "-p", "no:cacheprovider", str(INNER)]
     try:

@@ -28,23 +28,37 @@ def _objects(scene):
             for item in scene.segmatte.objects}
 
 
+def _frames(ext, scene, clip, first, last):
+    src = ext.sources.from_clip(clip)
+    return src, ext.prompts.Frames(src, range(first, last + 1), scene.frame_current)
+
+
+def _points(found, oid, number):
+    return [p.to_dict() for p in found.objects[oid].frames[number].points]
+
+
 def test_markers_become_points_with_signs_from_names(ext, scene, media):
     clip = _clip(scene, media, start=3)
     _marker(clip, "car", 1, (0.25, 0.75))
     _marker(clip, "-car", 1, (0.5, 0.5))
     _marker(clip, "neg_bg.001", 1, (0.9, 0.1))
-    _marker(clip, "car.002", 2, (0.1, 0.1))  # another frame: not a prompt now
+    _marker(clip, "car.002", 2, (0.1, 0.1))  # another frame: a second keyframe
     _marker(clip, "car.003", 1, (1.2, 0.5))  # off screen: left out
-    src = ext.sources.from_clip(clip)
+    scene.frame_start, scene.frame_end = 3, 10
+    src, frames = _frames(ext, scene, clip, 3, 10)
     found = ext.prompts.Prompts(src.width, src.height)
-    assert ext.prompts.add_markers(found, clip, src.clip_frame(scene.frame_current)) == 3
-    car = found.objects["car"]
-    assert car.points == [{"x": 40.0, "y": 30.0, "label": 1}, {"x": 80.0, "y": 60.0, "label": 0}]
-    assert found.objects["bg"].points == [{"x": 144.0, "y": 108.0, "label": 0}]
+    assert ext.prompts.add_markers(found, clip, frames) == 4
+    assert _points(found, "car", 0) == [{"x": 40.0, "y": 30.0, "label": 1},
+                                        {"x": 80.0, "y": 60.0, "label": 0}]
+    assert _points(found, "car", 1) == [{"x": 16.0, "y": 108.0, "label": 1}]
+    assert _points(found, "bg", 0) == [{"x": 144.0, "y": 108.0, "label": 0}]
     assert bpy.ops.segmatte.gather(target="CLIP") == {"FINISHED"}
-    assert _objects(scene) == {"car": (1, 1, 0), "bg": (0, 1, 0)}
-    objects = found.spec_objects(src.to_source(scene.frame_current))
-    assert objects[0] == {"id": "car", "keyframes": [{"frame": 0, "points": car.points}]}
+    assert _objects(scene) == {"car": (2, 1, 0), "bg": (0, 1, 0)}
+    assert scene.segmatte.objects["car"].frames == "0, 1"
+    _, early = _frames(ext, scene, clip, 3, 3)  # a range of one frame: one keyframe
+    one = ext.prompts.Prompts(src.width, src.height)
+    ext.prompts.add_markers(one, clip, early)
+    assert sorted(one.objects["car"].frames) == [0]
 
 
 def test_names_make_objects_and_signs(ext):
@@ -86,8 +100,8 @@ def _render_mask(ext, scene, mask, w, h, name):
 def test_mask_space_matches_what_blender_rasterises(ext, scene, w, h):
     mask, _ = _square_mask(0.3, 0.35, 0.6, 0.7)
     found = ext.prompts.Prompts(w, h)
-    assert ext.prompts.add_mask(found, mask) == 1
-    box = found.objects["hero"].boxes[0]
+    assert ext.prompts.add_mask(found, [(7, mask)]) == 1
+    box = found.objects["hero"].frames[7].boxes[0].to_dict()
     inside = np.argwhere(_render_mask(ext, scene, mask, w, h, f"mask_{w}x{h}") > 0.5)
     (ry0, rx0), (ry1, rx1) = inside.min(axis=0), inside.max(axis=0) + 1
     assert abs(box["x0"] - rx0) <= 1.5 and abs(box["x1"] - rx1) <= 1.5
@@ -106,14 +120,39 @@ def test_mask_layers_are_objects_inverted_layers_negative(ext, scene):
         point.handle_type = "FREE"
         point.co = point.handle_left = point.handle_right = co
     found = ext.prompts.Prompts(160, 120)
-    ext.prompts.add_mask(found, mask, use_boxes=True, use_points=True)
+    ext.prompts.add_mask(found, [(0, mask)], use_boxes=True, use_points=True)
     hero = found.objects["hero"]
-    assert len(hero.boxes) == 1 and hero.positives == 1
-    x, y = hero.points[0]["x"], hero.points[0]["y"]
-    b = hero.boxes[0]
-    assert b["x0"] < x < b["x1"] and b["y0"] < y < b["y1"]
+    assert hero.boxes == 1 and hero.positives == 1
+    p, b = hero.frames[0].points[0], hero.frames[0].boxes[0]
+    assert b.x0 < p.x < b.x1 and b.y0 < p.y < b.y1
     shadow = found.objects["shadow"]
-    assert shadow.boxes == [] and shadow.negatives == 1
+    assert shadow.boxes == 0 and shadow.negatives == 1
+
+
+def test_a_keyed_mask_prompts_on_each_keyed_frame(ext, scene, media):
+    clip = _clip(scene, media, start=1)
+    scene.frame_start, scene.frame_end, scene.frame_current = 1, 8, 1
+    mask, layer = _square_mask(0.2, 0.3, 0.4, 0.5)
+    points = layer.splines[0].points
+    for frame, dx in ((2, 0.0), (6, 0.3)):
+        for i, point in enumerate(points):
+            x, y = point.co
+            point.co = point.handle_left = point.handle_right = (x + dx, y)
+            for attr in ("co", "handle_left", "handle_right"):
+                mask.keyframe_insert(f'layers["hero"].splines[0].points[{i}].{attr}', frame=frame)
+        if dx:
+            for point in points:  # back for the next key
+                x, y = point.co
+                point.co = point.handle_left = point.handle_right = (x - dx, y)
+    scene.segmatte.mask = mask
+    source = ext.sources.from_clip(clip)
+    with bpy.context.temp_override(scene=scene):
+        found = ext.operators.gather(bpy.context, source, "CLIP", 1, 8)
+    hero = found.objects["hero"]
+    assert sorted(hero.frames) == [1, 5]  # scene frames 2 and 6 of a clip starting at 1
+    b1, b5 = hero.frames[1].boxes[0], hero.frames[5].boxes[0]
+    assert b5.x0 - b1.x0 == pytest.approx(0.3 * 160, abs=1.5)
+    assert scene.frame_current == 1
 
 
 def test_annotation_strokes_become_points(ext, scene, media):
@@ -141,11 +180,12 @@ def test_annotation_strokes_become_points(ext, scene, media):
     dab.points[1].co = (0.502, 0.25, 0.0)
     late = data.layers.new("late").frames.new(5).strokes.new()  # after the current frame
     late.points.add(1)
+    scene.frame_start, scene.frame_end = 1, 8
+    src, frames = _frames(ext, scene, clip, 1, 8)
     found = ext.prompts.Prompts(160, 120)
-    count = ext.prompts.add_annotations(found, ext.prompts.annotation_of(clip), 3)
-    assert count == 6
-    car = found.objects["car"]
-    assert [p["label"] for p in car.points] == [1, 1, 1, 1, 1, 0]
-    assert car.points[0] == {"x": 16.0, "y": 60.0, "label": 1}
-    assert car.points[-1] == {"x": 80.16, "y": 90.0, "label": 0}
-    assert "late" not in found.objects
+    count = ext.prompts.add_annotations(found, ext.prompts.annotation_of(clip), frames)
+    assert count == 7  # five along the stroke, the dab, and the later drawing on its frame
+    assert _points(found, "car", 0)[0] == {"x": 16.0, "y": 60.0, "label": 1}
+    assert [p["label"] for p in _points(found, "car", 0)] == [1] * 5
+    assert _points(found, "car", 1) == [{"x": 80.16, "y": 90.0, "label": 0}]
+    assert sorted(found.objects["late"].frames) == [4]

@@ -39,6 +39,7 @@ def test_range_follows_the_direction(ext, engines, clip, direction, first, last)
     assert spec["range"] == {"first": first, "last": last}
     assert spec["direction"] == direction.lower()
     assert spec["source"].endswith("numbered.####.png")
+    assert [k["frame"] for k in spec["objects"][0]["keyframes"]] == [1004]
     assert target == {"kind": "CLIP", "name": clip.name, "scene": "Scene", "shift": 900,
                       "compositor": True}
 
@@ -56,15 +57,58 @@ def test_objects_and_keyframe_on_the_current_source_frame(ext, engines, clip):
     assert [o["id"] for o in spec["objects"]] == ["hero"]
 
 
-def test_engine_without_objects_gets_none_and_options_parse(ext, engines, clip):
+def test_markers_on_two_frames_make_two_keyframes(ext, engines, clip):
+    tracks = clip.tracking.objects.active.tracks
+    tracks.new(name="hero.late", frame=7).markers.find_frame(7, exact=True).co = (0.25, 0.25)
+    bpy.context.scene.segmatte.engine = "track"
+    spec, _, _ = ext.operators.build_job(bpy.context, "CLIP", "BOTH")
+    hero = spec["objects"][0]
+    assert [k["frame"] for k in hero["keyframes"]] == [1004, 1007]
+    assert hero["keyframes"][1]["points"] == [{"x": 40.0, "y": 90.0, "label": 1}]
+    # a backward job from 1004 leaves the later keyframe out
+    spec, _, _ = ext.operators.build_job(bpy.context, "CLIP", "BACKWARD")
+    assert [k["frame"] for k in spec["objects"][0]["keyframes"]] == [1004]
+    hero = bpy.context.scene.segmatte.objects["hero"]
+    assert (hero.frames, hero.positives, hero.negatives) == ("1004, 1007", 2, 1)
+    ext.operators.store_objects(bpy.context.scene.segmatte, None)  # after a click: kept
+    assert hero.frames == "1004, 1007" and hero.positives == 2
+
+
+def test_engine_without_objects_gets_none(ext, engines, clip):
     settings = bpy.context.scene.segmatte
     settings.engine = "key"
-    settings.options = "screen=blue tolerance=0.25 'clean_plate=1001'"
     spec, _, _ = ext.operators.build_job(bpy.context, "CLIP", "FORWARD")
-    assert "objects" not in spec
-    assert spec["options"] == {"screen": "blue", "tolerance": 0.25, "clean_plate": 1001}
-    assert spec["output"]["folder"] == str(WORK / "mattes" / "numbered.1001_Scene")
-    assert spec["output"]["name"] == "numbered.1001"
+    assert "objects" not in spec and "options" not in spec
+    assert spec["output"]["folder"] == str(WORK / "mattes" / "numbered_Scene")
+    assert spec["output"]["name"] == "numbered"
+
+
+def test_strip_refuses_channels_a(ext, engines, scene, media):
+    scene.sequence_editor_create()
+    strip = ext.sources.strips_of(scene).new_movie("plate", media["green"], channel=1,
+                                                   frame_start=1)
+    scene.sequence_editor.active_strip = strip
+    scene.segmatte.engine, scene.segmatte.channels = "key", "a"
+    with pytest.raises(ext.operators.JobError, match="cannot use Channels A"):
+        ext.operators.build_job(bpy.context, "STRIP", "FORWARD")
+    scene.segmatte.channels = "y"
+    spec, _, _ = ext.operators.build_job(bpy.context, "STRIP", "FORWARD")
+    assert spec["output"]["channels"] == "y"
+
+
+def test_unsaved_file_asks_for_a_folder(ext, engines, clip):
+    prefs = bpy.context.preferences.addons[EXT].preferences
+    saved = prefs.output_folder
+    try:
+        prefs.output_folder = "//mattes/{source}"
+        bpy.context.scene.segmatte.engine = "key"
+        with pytest.raises(ext.operators.NeedsFolder, match="not saved yet: choose a Matte Folder"):
+            ext.operators.build_job(bpy.context, "CLIP", "FORWARD")
+        bpy.context.scene.segmatte.matte_folder = str(WORK / "chosen")
+        spec, _, _ = ext.operators.build_job(bpy.context, "CLIP", "FORWARD")
+        assert spec["output"]["folder"] == str(WORK / "chosen" / "mattes" / "numbered")
+    finally:
+        prefs.output_folder = saved
 
 
 def test_prompts_needed_and_frame_outside_the_clip(ext, engines, clip):
@@ -89,6 +133,6 @@ def test_output_patterns_from_preferences(ext, engines, clip):
         prefs.output_name = "{blend}-{source}"
         spec, _, _ = ext.operators.build_job(bpy.context, "CLIP", "FORWARD")
         assert spec["output"]["folder"] == str(WORK / "Scene" / "key")
-        assert spec["output"]["name"] == "untitled-numbered.1001"
+        assert spec["output"]["name"] == "untitled-numbered"
     finally:
         prefs.output_folder, prefs.output_name = saved

@@ -109,3 +109,65 @@ def wait(ext, done, timeout: float = 120.0, what: str = "it"):
 
 def green_alpha(n: int) -> np.ndarray:
     return clipgen.green_screen(n, W, H)[1]
+
+
+def _mix(tree, fac, a, b, location):
+    """A colour mix node (MixRGB in 4.x, the shared Mix node in 5.x) wired fac, a, b."""
+    if bpy.app.version >= (5, 0, 0):
+        node = tree.nodes.new("ShaderNodeMix")
+        node.data_type = "RGBA"
+        sockets = {s.identifier: s for s in node.inputs}
+        ins = sockets["Factor_Float"], sockets["A_Color"], sockets["B_Color"]
+        out = next(s for s in node.outputs if s.identifier == "Result_Color")
+    else:
+        node = tree.nodes.new("CompositorNodeMixRGB")
+        ins, out = (node.inputs[0], node.inputs[1], node.inputs[2]), node.outputs[0]
+    node.location = location
+    for socket, value in zip(ins, (fac, a, b), strict=True):
+        if isinstance(value, bpy.types.NodeSocket):
+            tree.links.new(value, socket)
+        else:
+            socket.default_value = value
+    return out
+
+
+@pytest.fixture
+def ext_screenshot(ext):
+    """Render the overlay over the clip through the compositor (what the clip editor's draw
+    handler shows): the clip, tinted with the object's colour where its matte is, at the
+    panel's opacity. Checks the render; saves it as the README's screenshot when
+    ``SEGMATTE_SCREENSHOT_DIR`` is set (4.2 only: one picture)."""
+
+    def shoot(scene, clip, obj):
+        item = scene.segmatte.objects[obj]
+        opacity = scene.segmatte.overlay_opacity
+        scene.view_settings.view_transform = "Standard"
+        tree, output = ext.attach.compositor_tree(scene)
+        clip_node = tree.nodes.new("CompositorNodeMovieClip")
+        clip_node.clip = clip
+        matte = tree.nodes.new("CompositorNodeImage")
+        matte.image = bpy.data.images[ext.overlay.image_name(obj)]
+        tint = _mix(tree, opacity, clip_node.outputs["Image"], (*item.color, 1.0), (0, 200))
+        final = _mix(tree, matte.outputs["Alpha"], clip_node.outputs["Image"], tint, (200, 0))
+        tree.links.new(final, output)
+        shown = render(scene, scene.frame_current, "overlay")
+        m = np.empty(W * H * 4, np.float32)
+        matte.image.pixels.foreach_get(m)
+        m = m.reshape(H, W, 4)[::-1, :, 3]
+        tree.links.new(clip_node.outputs["Image"], output)
+        plain = render(scene, scene.frame_current, "plain")
+        redder = (shown[..., 0] - shown[..., 1]) - (plain[..., 0] - plain[..., 1])
+        assert (m > 0.2).any(), "the preview matte is empty"
+        assert redder[m > 0.2].mean() > 0.05  # tinted where the matte is
+        # untouched elsewhere (up to the odd pixel where the matte's half floats round)
+        assert np.abs(shown - plain)[m < 0.005].mean() < 0.5 / 255
+        folder = os.environ.get("SEGMATTE_SCREENSHOT_DIR")
+        if folder and VERSION[:2] == (4, 2):
+            path = WORK / "renders" / f"overlay_{VERSION[0]}{VERSION[1]}_{scene.frame_current}.png"
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            Path(folder, "blender-overlay.png").write_bytes(path.read_bytes())
+        for node in (clip_node, matte):
+            tree.nodes.remove(node)
+        return shown
+
+    return shoot
