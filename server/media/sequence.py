@@ -23,6 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import OpenImageIO as oiio
 
+from segmatte.client import patterns
+from segmatte.client.patterns import SequenceName
+
 from .info import MediaError, MediaInfo, check_size
 
 IMAGE_EXTS = frozenset({
@@ -32,32 +35,6 @@ IMAGE_EXTS = frozenset({
 LINEAR_FORMATS = frozenset({"openexr", "hdr"})
 """File formats whose float data is scene-linear by convention."""
 
-_HASH_RE = re.compile(r"([#@]+)")
-_PRINTF_RE = re.compile(r"%(0?)(\d*)d")
-_RANGE_RE = re.compile(r"\[(\d+)-(\d+)\]")
-
-
-@dataclass(frozen=True)
-class SequenceName:
-    """A sequence's file name split around the frame number."""
-
-    folder: str
-    prefix: str
-    suffix: str
-    padding: int
-
-    @property
-    def printf(self) -> str:
-        return os.path.join(self.folder, f"{self.prefix}%0{self.padding}d{self.suffix}")
-
-    @property
-    def hashes(self) -> str:
-        return os.path.join(self.folder, f"{self.prefix}{'#' * self.padding}{self.suffix}")
-
-    def matches(self, digits: str) -> bool:
-        """Whether a run of digits is how this padding writes its number."""
-        return f"{int(digits):0{self.padding}d}" == digits
-
 
 def is_image_file(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTS
@@ -65,33 +42,17 @@ def is_image_file(path: str) -> bool:
 
 def is_pattern(source: str) -> bool:
     """Whether a source names a sequence by pattern rather than one existing file."""
-    base = os.path.basename(source)
     if os.path.exists(source):
         return False
-    return bool(_HASH_RE.search(base) or _PRINTF_RE.search(base) or _RANGE_RE.search(base))
+    return patterns.is_pattern_text(source)
 
 
 def parse_pattern(source: str) -> tuple[SequenceName, tuple[int, int] | None]:
-    """Split a pattern into its name parts and optional explicit range."""
-    folder, base = os.path.split(source)
-    for rx in (_RANGE_RE, _PRINTF_RE, _HASH_RE):
-        matches = list(rx.finditer(base))
-        if not matches:
-            continue
-        m = matches[-1]
-        prefix, suffix = base[: m.start()], base[m.end():]
-        if rx is _RANGE_RE:
-            a, b = m.group(1), m.group(2)
-            padding = len(a) if a.startswith("0") or len(a) == len(b) else 1
-            if int(b) < int(a):
-                raise MediaError(f"the range [{a}-{b}] in {base} ends before it starts")
-            return SequenceName(folder, prefix, suffix, padding), (int(a), int(b))
-        if rx is _PRINTF_RE:
-            padding = int(m.group(2)) if m.group(2) else 1
-        else:
-            padding = len(m.group(1))
-        return SequenceName(folder, prefix, suffix, max(1, padding)), None
-    raise MediaError(f"{base} is not a sequence pattern; write the frame number as #### or %04d")
+    """Split a pattern into its name parts and optional explicit range (the hosts' parser)."""
+    try:
+        return patterns.parse_pattern(source)
+    except patterns.PatternError as exc:
+        raise MediaError(str(exc)) from None
 
 
 def scan(name: SequenceName) -> dict[int, str]:
