@@ -141,12 +141,18 @@ def _dry_run_table(shots: list[Any]) -> int:
     table.add_column("shot", no_wrap=True)
     table.add_column("frames", no_wrap=True, justify="right")
     table.add_column("handles", no_wrap=True, justify="right")
+    table.add_column("shown", overflow="fold")
     table.add_column("source (or why it cannot run)", no_wrap=True, overflow="ellipsis", ratio=1)
+    from segmatte.server.batch.framelist import frame_list
+
     for s in shots:
         rng = f"{s.first}-{s.last}" if s.first is not None else "whole clip"
         head, tail = s.handles
         what = f"[red]{s.error}[/]" if s.error else Path(str(s.source)).name
-        table.add_row(s.name, rng, f"{head}+{tail}" if head or tail else "-", what)
+        if s.notes:
+            what += "".join(f"\n[dim]{n}[/]" for n in s.notes)
+        table.add_row(s.name, rng, f"{head}+{tail}" if head or tail else "-",
+                      frame_list(s.shown) if s.shown else "-", what)
     Console().print(table)
     return EXIT_OK
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from fractions import Fraction
@@ -261,7 +262,7 @@ def test_dry_run_lists_exactly_the_frames_the_cut_shows(rid: str, kind: str, med
         otio.adapters.write_to_file(build_otio(rid, {c: f"D:/cut/{c}.mp4" for c in CLIPS}), str(cut))
     run = subprocess.run([sys.executable, "-m", "segmatte.server.commands.batch", str(cut),
                           "--out", str(tmp_path / "out"), "--media", str(media[rid]),
-                          "--handles", "2", "--dry-run"], capture_output=True, text=True, timeout=120)
+                          "--handles", "2", "--dry-run", "--json"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     rows = [json.loads(line) for line in run.stdout.splitlines()]
     shown = sorted((r["id"], tuple(parse_frame_list(r["shown"]))) for r in rows)
@@ -273,6 +274,13 @@ def test_dry_run_lists_exactly_the_frames_the_cut_shows(rid: str, kind: str, med
         head, tail = r["handles"]
         assert (first + head, last - tail) == (min(frames), max(frames))
         assert r["error"] is None and r["rate"] == pytest.approx(float(RATES[rid][0]))
+    # the table a person reads lists the same frames
+    table = subprocess.run([sys.executable, "-m", "segmatte.server.commands.batch", str(cut),
+                            "--out", str(tmp_path / "out"), "--media", str(media[rid]),
+                            "--handles", "2", "--dry-run"], capture_output=True, text=True,
+                           timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert table.returncode == 0, table.stderr
+    assert all(r["shown"] in table.stdout for r in rows), table.stdout
 
 
 def test_rate_flags_snap_to_ntsc_and_24_on_23976_counts_frames(media: dict[str, Path], tmp_path: Path) -> None:
