@@ -46,9 +46,9 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import clipgen  # noqa: E402
 from bench_track import sam2_tiny_sized  # noqa: E402
+from tiny_track import tiny_model, tiny_processor, tiny_sam2_config  # noqa: E402
 
 from segmatte.client.client import Client  # noqa: E402
-from segmatte.models.track.tiny import tiny_model, tiny_processor, tiny_sam2_config  # noqa: E402
 from segmatte.models.weights import catalog  # noqa: E402
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

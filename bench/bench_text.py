@@ -2,7 +2,7 @@
 
 Per-frame cost of our engine (detection with NMS and the cap, instance
 layers, the bounded tracking session, upsampling, mattes, the union layer)
-over the plain loop of :mod:`segmatte.models.text.reference` (``Sam3Model`` on
+over the plain loop of :mod:`text_reference` (tests/) (``Sam3Model`` on
 the keyframe, each instance's mask into an unbounded
 ``Sam3TrackerVideoModel`` streaming session) on the same frames and text,
 wall and CPU time; and the tracking session's tensor bytes against clip
@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,9 +30,11 @@ from segmatte.models.frames import ClipInfo, Frame
 from segmatte.models.prompts import Keyframe, ObjectPrompts
 from segmatte.models.text.engine_text import TextEngine
 from segmatte.models.text.loader import TextParts, share_backbone
-from segmatte.models.text.reference import text_reference_run
-from segmatte.models.text.tiny import save_checkpoint, tiny_config
 from segmatte.models.track.streaming import footprint
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tiny test models
+from text_reference import text_reference_run  # noqa: E402
+from tiny_text import save_checkpoint, tiny_config  # noqa: E402
 
 W, H = 320, 180
 TEXT = "red car"

@@ -1,7 +1,7 @@
 """Track engine cost and memory against the bare transformers loop; prints JSON.
 
 Per-frame cost of our engine (bounded session, upsampling, mattes) over the
-plain streaming loop (``segmatte.models.track.reference``) on the same frames
+plain streaming loop (``track_reference`` (tests/)) on the same frames
 and prompts, for the tiny test config and for a SAM 2.1-tiny-sized random
 config at a small input size; and the session's tensor bytes against clip
 length, trimmed vs. untrimmed. Ratios are measured within one run; timings on
@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,9 +25,11 @@ import torch
 from segmatte.models.frames import ClipInfo, Frame
 from segmatte.models.prompts import Keyframe, ObjectPrompts, Point
 from segmatte.models.track.engine_track import TrackEngine
-from segmatte.models.track.reference import reference_run
 from segmatte.models.track.streaming import footprint
-from segmatte.models.track.tiny import tiny_model, tiny_processor, tiny_sam2_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tiny test models
+from tiny_track import tiny_model, tiny_processor, tiny_sam2_config  # noqa: E402
+from track_reference import reference_run  # noqa: E402
 
 W, H = 320, 180
 

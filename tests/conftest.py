@@ -129,3 +129,12 @@ def vtest_avi() -> Path:
 def test_asset():
     """``test_asset("Megamind.avi")`` → its path, or skip the test when not installed."""
     return require_asset
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Hugging Face cache holding a tiny random SAM 2 video model (the real transformers
+    classes) where the catalog's ``sam2.1-tiny`` lives, so CLIs and servers load it offline."""
+    from tiny_track import save_hub
+
+    return save_hub(tmp_path_factory.mktemp("hub"))

@@ -77,22 +77,6 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Hugging Face cache holding a tiny random SAM 2 video model (the real transformers
-    classes) where the catalog's ``sam2.1-tiny`` lives, so sessions load it offline."""
-    from segmatte.models.track.tiny import tiny_model, tiny_processor
-    from segmatte.models.weights import catalog
-
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    root = tmp_path_factory.mktemp("hub")
-    repo = root / ("models--" + catalog.get("sam2.1-tiny").repo.replace("/", "--"))
-    snapshot = repo / "snapshots" / commit
-    tiny_model().save_pretrained(snapshot)
-    tiny_processor().save_pretrained(snapshot)
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    return root
 
 
 @pytest.fixture(scope="module")

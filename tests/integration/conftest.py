@@ -53,21 +53,3 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "short": clipgen.write_green_screen_clip(folder / "short.mp4", SHORT_FRAMES, CLIP_W, CLIP_H),
         "long": clipgen.write_green_screen_clip(folder / "long.mp4", LONG_FRAMES, CLIP_W, CLIP_H),
     }
-
-
-@pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Hugging Face cache holding a tiny random SAM 2 video model (real transformers
-    classes) where the catalog's ``sam2.1-tiny`` lives, so it loads offline."""
-    from segmatte.models.track.tiny import tiny_model, tiny_processor
-    from segmatte.models.weights import catalog
-
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    root = tmp_path_factory.mktemp("hub")
-    repo = root / ("models--" + catalog.get("sam2.1-tiny").repo.replace("/", "--"))
-    snapshot = repo / "snapshots" / commit
-    tiny_model().save_pretrained(snapshot)
-    tiny_processor().save_pretrained(snapshot)
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    return root

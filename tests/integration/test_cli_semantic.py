@@ -14,8 +14,8 @@ import subprocess
 import sys
 
 import pytest
+from tiny_semantic import save_checkpoint, segformer
 
-from segmatte.models.semantic.tiny import save_checkpoint, segformer
 from segmatte.server.output.exr import read_matte
 from segmatte.server.output.layers_exr import read_layers
 

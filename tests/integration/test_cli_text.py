@@ -23,7 +23,7 @@ CLI = [sys.executable, "-m", "segmatte.server.cli"]
 
 @pytest.fixture(scope="module")
 def text_hub(tmp_path_factory):
-    from segmatte.models.text.tiny import save_to_hub
+    from tiny_text import save_to_hub
 
     return save_to_hub(tmp_path_factory.mktemp("text-hub"))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import resource
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,7 +17,9 @@ import torch
 from segmatte.models.frames import ClipInfo, Frame
 from segmatte.models.prompts import Keyframe, ObjectPrompts, Point
 from segmatte.models.track.engine_track import TrackEngine
-from segmatte.models.track.tiny import tiny_model, tiny_processor
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # tiny test models
+from tiny_track import tiny_model, tiny_processor  # noqa: E402
 
 W, H = 1920, 1080
 

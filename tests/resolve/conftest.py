@@ -62,30 +62,13 @@ def reading(request: pytest.FixtureRequest) -> Iterator[fr.Reading]:
     fr.use(fr.Reading())
 
 
-@pytest.fixture(scope="session")
-def track_hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Hugging Face cache with a tiny random SAM 2 video model where the catalog's
-    ``sam2.1-tiny`` lives (as tests/integration/conftest.py's ``hub``), so a server loads it
-    offline for the roto-loop tests."""
-    from segmatte.models.track.tiny import tiny_model, tiny_processor
-    from segmatte.models.weights import catalog
-
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    root = tmp_path_factory.mktemp("hub")
-    repo = root / ("models--" + catalog.get("sam2.1-tiny").repo.replace("/", "--"))
-    snapshot = repo / "snapshots" / commit
-    tiny_model().save_pretrained(snapshot)
-    tiny_processor().save_pretrained(snapshot)
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    return root
 
 
 @pytest.fixture(scope="session")
-def track_server(tmp_path_factory: pytest.TempPathFactory, track_hub: Path) -> Iterator[ServerProcess]:
+def track_server(tmp_path_factory: pytest.TempPathFactory, hub: Path) -> Iterator[ServerProcess]:
     """A real server that has the tiny track model (sessions) besides the key engine."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_CACHE", str(track_hub))
+        mp.setenv("HF_HUB_CACHE", str(hub))
         mp.setenv("HF_HUB_OFFLINE", "1")
         mp.setenv("SEGMATTE_TORCH_THREADS", "1")
         srv = ServerProcess(tmp_path_factory.mktemp("resolve-track-server")).start()

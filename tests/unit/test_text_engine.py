@@ -13,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from text_reference import detect, text_reference_run
+from tiny_text import save_to_hub, tiny_config
+from track_reference import reference_run
 
 from segmatte.models.engine import EngineError
 from segmatte.models.frames import ClipInfo, Frame
@@ -21,9 +24,6 @@ from segmatte.models.text import loader
 from segmatte.models.text.concepts import label_for, plan
 from segmatte.models.text.engine_text import TextEngine
 from segmatte.models.text.matching import match
-from segmatte.models.text.reference import detect, text_reference_run
-from segmatte.models.text.tiny import save_to_hub, tiny_config
-from segmatte.models.track.reference import reference_run
 from segmatte.models.track.streaming import footprint
 
 W, H, FIRST, N = 80, 48, 100, 8

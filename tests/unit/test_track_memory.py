@@ -7,14 +7,14 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from tiny_track import tiny_model, tiny_processor, tiny_sam2_config
+from track_reference import reference_run
 
 from segmatte.models.frames import ClipInfo, Frame
 from segmatte.models.prompts import Keyframe, ObjectPrompts, Point
 from segmatte.models.track.engine_track import TrackEngine
 from segmatte.models.track.order import plan_order
-from segmatte.models.track.reference import reference_run
 from segmatte.models.track.streaming import footprint, memory_window
-from segmatte.models.track.tiny import tiny_model, tiny_processor, tiny_sam2_config
 
 W, H = 48, 32
 

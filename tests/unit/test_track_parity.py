@@ -2,7 +2,7 @@
 
 A seeded tiny ``Sam2VideoModel`` (real classes, shrunken config) runs through
 our engine (bounded session, prompt conversion, upsampling) and through the
-plain, unbounded ``transformers`` loop in ``segmatte.models.track.reference``;
+plain, unbounded ``transformers`` loop in ``track_reference`` (tests/);
 the mattes must agree to float tolerance for every prompt kind and direction.
 ``both`` is two legs from the first keyframe, each from a fresh session (see
 ``segmatte.models.track.segments``), so its yardstick is two plain loops.
@@ -19,19 +19,19 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_track import (
+    tiny_edgetam_config,
+    tiny_model,
+    tiny_processor,
+    tiny_sam3_tracker_config,
+)
+from track_reference import reference_run
 
 from segmatte.models.engine import EngineError
 from segmatte.models.frames import ClipInfo, Frame
 from segmatte.models.prompts import Box, Keyframe, ObjectPrompts, Point
 from segmatte.models.track.engine_track import TrackEngine
 from segmatte.models.track.order import plan_order
-from segmatte.models.track.reference import reference_run
-from segmatte.models.track.tiny import (
-    tiny_edgetam_config,
-    tiny_model,
-    tiny_processor,
-    tiny_sam3_tracker_config,
-)
 
 W, H, FIRST, N = 80, 48, 100, 10
 LAST = FIRST + N - 1

@@ -24,7 +24,7 @@ def test_points_and_box_keep_source_pixels():
 
 
 def test_processor_normalises_to_its_square():
-    from segmatte.models.track.tiny import tiny_processor
+    from tiny_track import tiny_processor
 
     proc = tiny_processor(64)
     enc = proc(input_points=[[[[40.0, 24.0]]]], input_labels=[[[1]]],

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny_track import tiny_model, tiny_processor
 
 from segmatte.models.frames import ClipInfo, Frame
 from segmatte.models.prompts import Keyframe, ObjectPrompts, Point
 from segmatte.models.track.engine_track import TrackEngine
 from segmatte.models.track.session import TrackSession
-from segmatte.models.track.tiny import tiny_model, tiny_processor
 
 W, H, FIRST, N = 80, 48, 0, 10
 LAST = FIRST + N - 1

@@ -11,15 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from segmatte.models.track import session_fields as F
-from segmatte.models.track.tiny import (
+from tiny_track import (
     tiny_edgetam_config,
     tiny_model,
     tiny_processor,
     tiny_sam2_config,
     tiny_sam3_tracker_config,
 )
+
+from segmatte.models.track import session_fields as F
 
 FAMILIES = {
     "sam2_video": (tiny_sam2_config, 64),

@@ -94,7 +94,7 @@ class FakeHub:
 
 @pytest.fixture(scope="module")
 def tiny_files(tmp_path_factory) -> dict[str, bytes]:
-    from segmatte.models.track.tiny import tiny_model, tiny_processor
+    from tiny_track import tiny_model, tiny_processor
 
     d = tmp_path_factory.mktemp("tiny")
     tiny_model().save_pretrained(d)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from .classes import ADE20K
+from segmatte.models.semantic.classes import ADE20K
 
 SEGFORMER_SIZES: dict[str, dict[str, Any]] = {
     "tiny": dict(hidden_sizes=[8, 16, 24, 32], depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 1, 1],

@@ -39,9 +39,8 @@ def tiny_config(image_size: int = IMAGE_SIZE, num_queries: int = 16,
 
     ``tracker_overrides`` go to the tracker's config (e.g. ``num_maskmem`` for a
     short memory window)."""
+    from tiny_track import tiny_sam3_tracker_config
     from transformers import Sam3VideoConfig
-
-    from ..track.tiny import tiny_sam3_tracker_config
 
     tokens = image_size // 14
     tracker = tiny_sam3_tracker_config(image_size, **(tracker_overrides or {})).to_dict()
@@ -71,7 +70,7 @@ def tiny_video_model(config=None, *, seed: int = 0, weight_scale: float = 4.0,
     """A seeded random ``Sam3VideoModel``; weights scaled so masks have structure.
 
     ``object_bias`` sets the tracker's object-score head so tracked objects
-    are reported present (as :func:`segmatte.models.track.tiny.tiny_model`);
+    are reported present (as :func:`tiny_track.tiny_model`);
     ``presence_bias`` does the same for the detector's presence token, so a
     detection's score is its query's own probability (some pass 0.5, some not).
     """

@@ -4,7 +4,7 @@ Only public calls, in the order the docs give them, none of our code:
 ``Sam3Processor(images=..., text=...)`` → ``Sam3Model`` →
 ``post_process_instance_segmentation`` on the keyframe; each instance's mask
 becomes a mask input of ``Sam3TrackerVideoModel``'s streaming session, which
-then runs frame by frame (:func:`segmatte.models.track.reference.reference_run`,
+then runs frame by frame (:func:`track_reference.reference_run`,
 the track engine's own yardstick, unbounded). Instances are numbered by score,
 best first, as the engine numbers them; no NMS (run the engine with
 ``nms_iou=1`` to compare).
@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from ..track.reference import reference_run
+from track_reference import reference_run
 
 
 def detect(model: Any, processor: Any, image: np.ndarray, text: str, threshold: float,

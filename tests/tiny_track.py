@@ -11,6 +11,7 @@ head so the object is present (or absent) on purpose.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -150,3 +151,18 @@ def tiny_model(config=None, *, seed: int = 0, weight_scale: float = 8.0,
             last = head.proj_out if hasattr(head, "proj_out") else list(head.modules())[-1]
             last.bias.fill_(object_bias)
     return model
+
+
+def save_hub(root: Path) -> Path:
+    """A Hugging Face cache under ``root`` holding :func:`tiny_model` where the catalog's
+    ``sam2.1-tiny`` lives, so the real loading code finds it offline (``HF_HUB_CACHE``)."""
+    from segmatte.models.weights import catalog
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = root / ("models--" + catalog.get("sam2.1-tiny").repo.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit
+    tiny_model().save_pretrained(snapshot)
+    tiny_processor().save_pretrained(snapshot)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    return root
