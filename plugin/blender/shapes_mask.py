@@ -18,8 +18,6 @@ and the feather stays in the JSON.
 
 from __future__ import annotations
 
-import json
-
 import bpy
 from bpy.props import IntProperty, StringProperty
 
@@ -31,13 +29,9 @@ class ShapesError(ValueError):
 
 
 def load(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise ShapesError(f"{path} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise ShapesError(f"{path} is not a readable shapes JSON file ({exc})") from None
+    from .client.manifest import read_json
+
+    data = read_json(path, "shapes file", ShapesError)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ShapesError(f"{path} is not a segmatte shapes file (made by `segmatte shapes`)")
     return data

@@ -88,15 +88,20 @@ class ManifestInfo:
         return out
 
 
-def read_manifest(path: str) -> ManifestInfo:
-    """Read ``path``; raises ManifestError with one sentence on any problem."""
+def read_json(path: str, what: str, error: type[Exception] = ValueError) -> Any:
+    """A JSON file segmatte wrote (a manifest, a shapes file); ``error`` with one sentence."""
     try:
         with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+            return json.load(fh)
     except FileNotFoundError:
-        raise ManifestError(f"the manifest {path} does not exist") from None
+        raise error(f"the {what} {path} does not exist") from None
     except (OSError, ValueError) as exc:
-        raise ManifestError(f"cannot read the manifest {path}: {exc}") from None
+        raise error(f"cannot read the {what} {path}: {exc}") from None
+
+
+def read_manifest(path: str) -> ManifestInfo:
+    """Read ``path``; raises ManifestError with one sentence on any problem."""
+    data = read_json(path, "manifest", ManifestError)
     if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
         raise ManifestError(f"{path} is not a segmatte manifest")
     folder = os.path.dirname(os.path.abspath(path))
