@@ -380,7 +380,7 @@ class RealComposite:
     fg: np.ndarray  # linear foreground colour, without spill
 
 
-def green_screen_composites(plates: list[Plate], *, grain: float = 0.02, spill: float = 0.25,
+def green_screen_composites(plates: list[Plate], *, grain: float = 0.02, spill: float = 0.15,
                             falloff: float = 0.55, seed: int = 1) -> list[RealComposite]:
     """The plates over an unevenly lit green screen, with grain, and screen
     light spilling onto the subject near its edges (green added to F where
