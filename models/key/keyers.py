@@ -126,7 +126,7 @@ def difference_alpha(rgb: torch.Tensor, plate: torch.Tensor, threshold: float,
 #    Vlahos' colour difference; 0 = their mean), after a light blur of the
 #    dominance by the grain's size where grain was measured. The grain's
 #    strength σ (robust std of k over the screen pixels) sets the tolerance:
-#    k above ``hi = 1 − 2σ`` is screen, k below ``1 − softness`` is subject.
+#    k above ``hi = 1 − 2σ`` (σ ≥ 0.005) is screen, k below ``1 − softness`` is subject.
 #    Edge matte: ``clamp((hi − k)/(hi − 1 + softness))``.
 # 4. A core matte from a hard key of a more strongly blurred k (k < 0.4,
 #    eroded 1 px) is combined with the edge matte (max): spill-lit or
@@ -171,8 +171,13 @@ FIELD_SIDE = 48
 
 
 def screen_pixels(rgb: torch.Tensor, channel: int, balance: float = 1.0) -> torch.Tensor:
-    """H×W bool: pixels that are surely screen — dominance at least 0.35 of
-    the frame's 99th percentile, eroded by 2 px away from anything else."""
+    """H×W bool: pixels that are surely screen — dominance at least 0.7 of
+    the strongest (lightly blurred against grain) nearby (a window of 1/12 of
+    the short side: the screen's own local strength, so fall-off is followed
+    while half-covered edge pixels are left out) and at least 0.25 of the
+    frame's 99th percentile; then eroded by 2 px away from anything else."""
+    import torch.nn.functional as F
+
     from ..finish import ops
 
     d = balanced_dominance(rgb, channel, balance)
@@ -183,7 +188,10 @@ def screen_pixels(rgb: torch.Tensor, channel: int, balance: float = 1.0) -> torc
     q99 = torch.kthvalue(sample, max(1, int(round(0.99 * sample.numel())))).values
     if q99 <= MIN_SCREEN_DOMINANCE * 0.25:
         return torch.zeros_like(d, dtype=torch.bool)
-    cand = (d >= 0.35 * q99).to(rgb.dtype)
+    ds = _blur_unclamped(d[None, None], 1.0)
+    win = max(3, min(d.shape) // 12) | 1
+    local = F.max_pool2d(ds, win, 1, win // 2)
+    cand = ((d >= 0.7 * local[0, 0]) & (ds[0, 0] >= 0.25 * q99)).to(rgb.dtype)
     return ops.choke(cand, 2.0) > 0.5
 
 
@@ -244,7 +252,7 @@ def screen_key(rgb: torch.Tensor, channel: int, *, screen: torch.Tensor | None =
     """The screen keyer (the block comment above) on one ``H×W×3`` frame.
 
     ``screen``: a fixed screen colour (display-referred) used where ``field``
-    is off or finds no screen. ``tolerance`` None: ``min(0.3, 2σ)`` of the
+    is off or finds no screen. ``tolerance`` None: ``min(0.3, max(0.01, 2σ))`` of the
     measured grain. ``grain_blur`` None: ``0.8 · min(1, σ/0.05)`` px.
     """
     x = srgb_to_linear(rgb) if linear else rgb.clamp(0.0, 1.0)
@@ -265,16 +273,17 @@ def screen_key(rgb: torch.Tensor, channel: int, *, screen: torch.Tensor | None =
     k = gain * balanced_dominance(x, channel, balance) / ds
     sigma = float(grain_sigma(k, mask)) if bool(mask.any()) else 0.0
     blur = grain_blur if grain_blur is not None else 0.8 * min(1.0, sigma / 0.05)
+    k = k.clamp(-0.5, 1.5)  # a saturated subject must not bleed into its neighbours
     if blur > 0.05:
         k = _blur_unclamped(k[None, None], blur)[0, 0]
         sigma *= 0.5 / max(0.5, blur)
-    tol = tolerance if tolerance is not None else min(0.3, 2.0 * sigma)
+    tol = tolerance if tolerance is not None else min(0.3, max(0.01, 2.0 * sigma))
     # Opaque below 1 − softness whatever the tolerance: the ramp spans the rest.
     alpha = chroma_alpha_k(k, tol, max(0.0, softness - tol) if softness > 0 else 0.0, spill)
     if core:
         from ..finish import ops
 
-        kb = _blur_unclamped(k[None, None], 2.0)[0, 0]
+        kb = _blur_unclamped(k.clamp(0.0, 1.0)[None, None], 2.0)[0, 0]
         solid = ops.choke((kb < 0.4).to(alpha.dtype), 1.0)
         alpha = torch.maximum(alpha, solid)
     return ScreenKey(alpha, s, sigma, tol)
