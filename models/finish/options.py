@@ -36,7 +36,7 @@ class FinishOptions(BaseModel):
                                       "matte edge may move, pixels; unset: twice the radius")
     refine_radius: int | None = Field(None, ge=1, le=256, description="guided refine: window "
                                       "radius, pixels; unset: from the picture size (min side / 66)")
-    refine_eps: float = Field(1e-4, gt=0.0, le=1.0, description="guided refine: regularisation "
+    refine_eps: float = Field(1e-5, gt=0.0, le=1.0, description="guided refine: regularisation "
                               "(linear-light colour variance)")
     refine_model: str = Field("vitmatte-small", min_length=1, description="vitmatte refine: model name")
     chatter: float = Field(0.0, ge=0.0, le=1.0, description="reduce chatter: temporal smoothing "

@@ -32,9 +32,9 @@ so alpha follows colour where the two-colour model ``I = αF + (1 − α)B``
 holds — which it does **in linear light** (light mixes linearly, display
 code values do not), so the guide is the picture decoded from sRGB/Rec.709
 to linear first. Scale: ``radius`` defaults to ``max(2, round(min(H, W)/66))``
-(4 px at 264 lines, 16 at 1080) and ``ε = 1e-4``; hard steps are filtered at
-twice that radius (their error is a displaced contour, not a soft ramp). The
-fast variant computes a, b at 1/s resolution (``auto_subsample``).
+(4 px at 264 lines, 16 at 1080) and ``ε = 1e-5`` (linear-light colour
+variance is small in the darks); hard steps are filtered at twice that
+radius (their error is a displaced contour, not a soft ramp). The fast variant computes a, b at 1/s resolution (``auto_subsample``).
 
 **ViTMatte** (Yao et al. 2023) through ``transformers``'
 ``VitMatteForImageMatting`` sits behind the same stage: its trimap is the
@@ -214,7 +214,7 @@ def uncertainty(guide: torch.Tensor, m: torch.Tensor, *, band: float, radius: in
 
 
 def refine_guided(image: np.ndarray | torch.Tensor, matte: np.ndarray | torch.Tensor, *,
-                  band: float | None = None, radius: int | None = None, eps: float = 1e-4,
+                  band: float | None = None, radius: int | None = None, eps: float = 1e-5,
                   linear: bool = True, subsample: int | None = None,
                   device: str | torch.device | None = None) -> np.ndarray | torch.Tensor:
     """The matte refined where it is unsure (module docstring), by the colour guided filter.
