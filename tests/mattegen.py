@@ -127,16 +127,17 @@ def _strands(rng: np.random.Generator, count: int) -> list[np.ndarray]:
 
 def composite_sequence(count: int = 8, size: tuple[int, int] = (120, 160), *, seed: int = 0,
                        background: str = "auto", ss: int = 4, shutter_samples: int = 5,
-                       velocity: tuple[float, float] = (3.0, 0.6)) -> list[Composite]:
+                       velocity: tuple[float, float] = (3.0, 0.6),
+                       backgrounds: list[np.ndarray] | None = None) -> list[Composite]:
     """``count`` consecutive composites of one moving, motion-blurred soft foreground.
 
     ``background``: ``"vtest"`` (real footage; falls back to synthetic when the
-    assets are absent), ``"synthetic"``, or ``"auto"`` (vtest if present).
+    assets are absent), ``"synthetic"``, or ``"auto"`` (vtest if present);
+    ``backgrounds`` (H×W×3 each) overrides it.
     """
     h, w = size
     rng = np.random.default_rng(seed)
-    backgrounds = None
-    if background in ("auto", "vtest"):
+    if backgrounds is None and background in ("auto", "vtest"):
         backgrounds = _vtest_backgrounds(count, size)
     if backgrounds is None:
         backgrounds = _synthetic_backgrounds(count, size, seed)
@@ -293,7 +294,7 @@ def strand_alpha(alpha: np.ndarray, rng: np.random.Generator, count: int = 24, s
         n = max(2, int(count * min(1.0, bw / (0.3 * w))))
         tops = []
         for _ in range(n):
-            cx = int(per.integers(x + bw // 6, x + bw - bw // 6 + 1))
+            cx = min(w - 1, int(per.integers(x + bw // 6, x + bw - bw // 6 + 1)))
             col = np.nonzero(labels[:, cx] == c)[0]
             if col.size:
                 tops.append((cx, int(col[0])))
@@ -319,12 +320,19 @@ class Plate:
     fg: np.ndarray  # H×W×3 linear-light foreground colour (un-premultiplied)
 
 
+MEGAMIND_HERO = (312, 0, 720, 528)
+"""The part of Megamind.avi's restaurant shots (frames 90-200) with one
+person only: a close-up, head and shoulders."""
+
+
 def subject_plates(name: str, first: int, count: int, size: tuple[int, int], *, strands: int = 24,
-                   ratio: float | str = "auto", seed: int = 0) -> list[Plate] | None:
-    """Subjects cut from real footage: the person matte of the frames plus
-    strands (dark, hair-coloured), the frames themselves as foreground.
-    None when the footage or the RVM weights are absent."""
-    frames = read_frames(name, first, count, size)
+                   ratio: float | str = "auto", seed: int = 0,
+                   crop: tuple[int, int, int, int] | None = None) -> list[Plate] | None:
+    """Subjects cut from real footage (``crop`` of it, if given): the person
+    matte of the frames plus strands (dark, hair-coloured), the frames
+    themselves as foreground. None when the footage or the RVM weights are
+    absent."""
+    frames = read_frames(name, first, count, size, crop)
     if frames is None or rvm_weights() is None:
         return None
     mattes = person_mattes(frames, first, ratio)
@@ -332,7 +340,11 @@ def subject_plates(name: str, first: int, count: int, size: tuple[int, int], *, 
     state = int(rng.integers(1 << 30))
     out = []
     for t, (frame, a) in enumerate(zip(frames, mattes, strict=True)):
-        a = np.where(a < 1 / 255, 0.0, a).astype(np.float32)  # no faint haze over the whole frame
+        # Levels 0.15-0.85 on the engine's matte: RVM leaves a wide faint halo on
+        # dark backgrounds and half-transparent patches on what it is unsure of;
+        # a real subject's soft alpha is at its edges (the clipped matte still
+        # has soft edges a few pixels wide, and the strands below).
+        a = np.clip((a - 0.15) / 0.7, 0.0, 1.0).astype(np.float32)
         fg = srgb_to_linear(frame)
         if strands:
             s = strand_alpha(a, np.random.default_rng(state), strands, t=float(t))
@@ -378,6 +390,19 @@ class RealComposite:
     image: np.ndarray  # H×W×3 display-referred (sRGB) float32, what a reader delivers
     alpha: np.ndarray  # exact
     fg: np.ndarray  # linear foreground colour, without spill
+
+
+def synthetic_plates(count: int = 3, size: tuple[int, int] = (96, 128), seed: int = 0) -> list[Plate]:
+    """:func:`composite_sequence`'s soft subject (body, head, ~40 strands a
+    third of a pixel wide, motion blur) as plates: its colours are taken as
+    display values and decoded to linear light. No assets needed."""
+    h, w = size
+    black = [np.zeros((h, w, 3), np.float32)] * count
+    out = []
+    for c in composite_sequence(count, size, seed=seed, backgrounds=black):
+        fg = np.where(c.alpha[..., None] > 1e-6, c.image / np.maximum(c.alpha[..., None], 1e-6), 0)
+        out.append(Plate(c.alpha, srgb_to_linear(np.clip(fg, 0, 1))))
+    return out
 
 
 def green_screen_composites(plates: list[Plate], *, grain: float = 0.02, spill: float = 0.15,
