@@ -213,10 +213,12 @@ def screen_field(rgb: torch.Tensor, mask: torch.Tensor, side: int = FIELD_SIDE) 
     field = torch.zeros_like(num)
     have = torch.zeros_like(den)
     for sigma in (1.0, 2.0, 4.0, 8.0, 16.0):
-        n, d = _blur_unclamped(num, sigma), _blur_unclamped(den, sigma)
+        n, d = _blur_unclamped(torch.cat([num, den], 1), sigma).split([3, 1], 1)
         ok = (d > 0.05).to(rgb.dtype) * (1 - have)
         field = field + ok * n / d.clamp(min=1e-6)
         have = have + ok
+        if bool((have > 0).all()):
+            break
     if bool((have < 1).any()):
         mean = num.sum((2, 3), keepdim=True) / den.sum((2, 3), keepdim=True).clamp(min=1e-6)
         field = field + (1 - have) * mean
