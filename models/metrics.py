@@ -13,6 +13,10 @@ tables:
   (Rhemann et al. 2009)
 - ``conn`` = Σ |φ(α̂) − φ(α)| / 10³, connectivity error (Rhemann et al.
   2009), threshold step 0.1, θ = 0.15
+- ``edge_mad`` = ``mad`` over the edge band only: the pixels within
+  ``width`` px (a disc) of a soft pixel (0.02 < α < 0.98) or of the 0.5
+  contour of the true matte — where refining and keying differ; the whole
+  frame's MAD is mostly the easy core and background
 - ``dtssd`` (per frame pair) = √(Σ ((α̂ₜ − α̂ₜ₋₁) − (αₜ − αₜ₋₁))² / N) × 10²
   (Erofeev et al. 2015): temporal coherence, penalises flicker the ground
   truth does not have
@@ -55,6 +59,21 @@ def mse(pred: np.ndarray, true: np.ndarray) -> float:
     """Mean squared error × 10³."""
     pred, true = _pair(pred, true)
     return float(((pred - true) ** 2).mean() * 1e3)
+
+
+def edge_band(true: np.ndarray, width: int = 3) -> np.ndarray:
+    """The boolean edge band of a true matte (see ``edge_mad``)."""
+    true = np.asarray(true, dtype=np.float32)
+    soft = (true > 0.02) & (true < 0.98)
+    seed = (soft | boundary_map(true)).astype(np.uint8)
+    return cv2.dilate(seed, _disk(width)).astype(bool) if width > 0 else seed.astype(bool)
+
+
+def edge_mad(pred: np.ndarray, true: np.ndarray, width: int = 3) -> float:
+    """Mean absolute difference × 10³ inside the true matte's edge band (0 if it is empty)."""
+    pred, true = _pair(pred, true)
+    band = edge_band(true, width)
+    return float(np.abs(pred - true)[band].mean() * 1e3) if band.any() else 0.0
 
 
 def gaussian_derivative_filters(sigma: float = 1.4, epsilon: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:

@@ -127,16 +127,17 @@ def _strands(rng: np.random.Generator, count: int) -> list[np.ndarray]:
 
 def composite_sequence(count: int = 8, size: tuple[int, int] = (120, 160), *, seed: int = 0,
                        background: str = "auto", ss: int = 4, shutter_samples: int = 5,
-                       velocity: tuple[float, float] = (3.0, 0.6)) -> list[Composite]:
+                       velocity: tuple[float, float] = (3.0, 0.6),
+                       backgrounds: list[np.ndarray] | None = None) -> list[Composite]:
     """``count`` consecutive composites of one moving, motion-blurred soft foreground.
 
     ``background``: ``"vtest"`` (real footage; falls back to synthetic when the
-    assets are absent), ``"synthetic"``, or ``"auto"`` (vtest if present).
+    assets are absent), ``"synthetic"``, or ``"auto"`` (vtest if present);
+    ``backgrounds`` (H×W×3 each) overrides it.
     """
     h, w = size
     rng = np.random.default_rng(seed)
-    backgrounds = None
-    if background in ("auto", "vtest"):
+    if backgrounds is None and background in ("auto", "vtest"):
         backgrounds = _vtest_backgrounds(count, size)
     if backgrounds is None:
         backgrounds = _synthetic_backgrounds(count, size, seed)
@@ -193,4 +194,244 @@ def jittered(alphas: list[np.ndarray], amplitude: float = 1.2, seed: int = 0) ->
         band = (a > 0.02) & (a < 0.98)
         m = m + band * rng.normal(0, 0.08, a.shape).astype(np.float32)
         out.append(np.clip(m, 0, 1).astype(np.float32))
+    return out
+
+
+# --------------------------------------------------------------------------- real footage
+#
+# Composites made from real frames. The exact alpha is a known soft matte of
+# the real picture — the person engine's matte of the source frames (RVM,
+# when its weights are in the test assets) with hair-like strands drawn at
+# sub-pixel width out of the top of each figure — and the foreground colour F
+# is the real frame itself, so ``I = α·F + (1 − α)·B`` holds exactly, in
+# linear light (sRGB decoded, composited, encoded again, as a camera would
+# have mixed the light). Backgrounds: another real clip, or an unevenly lit,
+# grainy green screen whose light spills onto the subject.
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(np.asarray(x, np.float32), 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def asset_path(name: str) -> Path:
+    return vtest_path().with_name(name)
+
+
+def read_frames(name: str, first: int, count: int, size: tuple[int, int],
+                crop: tuple[int, int, int, int] | None = None) -> list[np.ndarray] | None:
+    """``count`` RGB frames of a test asset from ``first``, cropped to ``crop``
+    (x0, y0, x1, y1) if given, area-scaled to ``size`` (w, h), float32
+    display-referred [0, 1]; None when the asset is absent."""
+    path = asset_path(name)
+    if not path.is_file():
+        return None
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+    out = []
+    for _ in range(count):
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if crop is not None:
+            bgr = bgr[crop[1]:crop[3], crop[0]:crop[2]]
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255)
+    cap.release()
+    return out if len(out) == count else None
+
+
+VTEST_NO_PEOPLE = (0, 300, 460, 576)
+"""A part of vtest.avi where nobody walks in frames 30-235 (lawn, road edge): a real
+background for subjects whose matte must not pick up other people."""
+
+
+def real_backgrounds(count: int, size: tuple[int, int], first: int = 60) -> list[np.ndarray] | None:
+    return read_frames("vtest.avi", first, count, size, VTEST_NO_PEOPLE)
+
+
+def rvm_weights() -> Path | None:
+    path = vtest_path().parent / "rvm" / "rvm.json"
+    return path if path.is_file() else None
+
+
+def person_mattes(frames: list[np.ndarray], first: int = 0, ratio: float | str = "auto") -> list[np.ndarray]:
+    """The person engine's mattes of ``frames`` (needs the RVM test weights)."""
+    from segmatte.models.frames import ClipInfo, Frame
+    from segmatte.models.person.engine_person import PersonEngine
+
+    h, w = frames[0].shape[:2]
+    engine = PersonEngine({"weights": str(rvm_weights()), "downsample_ratio": ratio})
+    engine.open(ClipInfo(w, h, 24.0, first, first + len(frames) - 1))
+    try:
+        return [m.layers["matte"] for m in engine.stream(
+            Frame(first + i, f) for i, f in enumerate(frames))]
+    finally:
+        engine.close()
+
+
+def strand_alpha(alpha: np.ndarray, rng: np.random.Generator, count: int = 24, ss: int = 4,
+                 length: float = 0.06, t: float = 0.0) -> np.ndarray:
+    """Coverage of thin wavy strands (about 1/3 px wide) growing up and out of
+    the top contour of every figure in ``alpha``; ``length`` is a share of the
+    image height; ``t`` sways them (a frame's time) so a clip's strands move."""
+    h, w = alpha.shape
+    hard = (alpha >= 0.5).astype(np.uint8)
+    count_cc, labels, stats, _ = cv2.connectedComponentsWithStats(hard, connectivity=8)
+    lab = np.zeros((h * ss, w * ss), np.uint8)
+    shift = 4
+    f = ss * (1 << shift)
+    per = np.random.default_rng(int(rng.integers(1 << 30)))
+    for c in range(1, count_cc):
+        x, y, bw, bh, area = stats[c]
+        if area < 12:
+            continue
+        n = max(2, int(count * min(1.0, bw / (0.3 * w))))
+        tops = []
+        for _ in range(n):
+            cx = min(w - 1, int(per.integers(x + bw // 6, x + bw - bw // 6 + 1)))
+            col = np.nonzero(labels[:, cx] == c)[0]
+            if col.size:
+                tops.append((cx, int(col[0])))
+        size = max(3.0, length * h * min(1.0, bh / (0.25 * h)))
+        for cx, cy in tops:
+            a = per.uniform(-2.6, -0.55)
+            d = np.array([np.cos(a), np.sin(a)])
+            bend = per.uniform(-0.5, 0.5) + 0.15 * np.sin(t * 0.7 + cx)
+            pts = []
+            for s in np.linspace(0, 1, 10):
+                dd = d + bend * s * np.array([-d[1], d[0]])
+                p = np.array([cx, cy + 1.0]) + size * s * dd
+                pts.append((int(round(p[0] * f)), int(round(p[1] * f))))
+            cv2.polylines(lab, [np.array(pts, np.int32)], False, 1, thickness=1,
+                          lineType=cv2.LINE_8, shift=shift)
+    return cv2.resize(lab.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class Plate:
+    """A real subject with exact alpha, before it is composited."""
+    alpha: np.ndarray  # H×W exact alpha of the subject
+    fg: np.ndarray  # H×W×3 linear-light foreground colour (un-premultiplied)
+
+
+MEGAMIND_HERO = (312, 0, 720, 528)
+"""The part of Megamind.avi's restaurant shots (frames 90-200) with one
+person only: a close-up, head and shoulders."""
+
+
+def subject_plates(name: str, first: int, count: int, size: tuple[int, int], *, strands: int = 24,
+                   ratio: float | str = "auto", seed: int = 0,
+                   crop: tuple[int, int, int, int] | None = None) -> list[Plate] | None:
+    """Subjects cut from real footage (``crop`` of it, if given): the person
+    matte of the frames plus strands (dark, hair-coloured), the frames
+    themselves as foreground. None when the footage or the RVM weights are
+    absent."""
+    frames = read_frames(name, first, count, size, crop)
+    if frames is None or rvm_weights() is None:
+        return None
+    mattes = person_mattes(frames, first, ratio)
+    rng = np.random.default_rng(seed)
+    state = int(rng.integers(1 << 30))
+    out = []
+    for t, (frame, a) in enumerate(zip(frames, mattes, strict=True)):
+        # Levels 0.15-0.85 on the engine's matte: RVM leaves a wide faint halo on
+        # dark backgrounds and half-transparent patches on what it is unsure of;
+        # a real subject's soft alpha is at its edges (the clipped matte still
+        # has soft edges a few pixels wide, and the strands below).
+        a = np.clip((a - 0.15) / 0.7, 0.0, 1.0).astype(np.float32)
+        fg = srgb_to_linear(frame)
+        if strands:
+            s = strand_alpha(a, np.random.default_rng(state), strands, t=float(t))
+            hair = np.array([0.05, 0.035, 0.02], np.float32)
+            total = 1 - (1 - a) * (1 - s)
+            # premultiplied sum of the two layers, strands over the subject
+            pre = s[..., None] * hair + (1 - s[..., None]) * a[..., None] * fg
+            fg = np.where(total[..., None] > 1e-6, pre / np.maximum(total[..., None], 1e-6), fg)
+            a = total.astype(np.float32)
+        out.append(Plate(a, fg.astype(np.float32)))
+    return out
+
+
+def uneven_screen(size_hw: tuple[int, int], t: int = 0, *, falloff: float = 0.55,
+                  screen: tuple[float, float, float] = (0.04, 0.42, 0.07)) -> np.ndarray:
+    """A linear-light green screen lit unevenly: bright at the upper left,
+    falling off to ``falloff`` of that towards the lower right, with a soft hot
+    spot and a slight drift over time ``t``."""
+    h, w = size_hw
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    u, v = x / w, y / h
+    light = 1.0 - (1.0 - falloff) * (0.6 * u + 0.4 * v) ** 1.3
+    light += 0.12 * np.exp(-(((u - 0.3 - 0.01 * t) ** 2) + (v - 0.25) ** 2) / 0.05)
+    return (light[..., None] * np.array(screen, np.float32)).astype(np.float32)
+
+
+def add_grain(linear: np.ndarray, rng: np.random.Generator, amount: float = 0.02) -> np.ndarray:
+    """Film/sensor grain: signal-dependent, slightly soft (≈1.5 px clumps),
+    stronger in blue, as camera noise is; ``amount`` is the std in sRGB units
+    at mid grey."""
+    h, w = linear.shape[:2]
+    noise = rng.normal(0, 1, (h, w, 3)).astype(np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), 0.6)
+    noise /= noise.std() + 1e-8
+    enc = linear_to_srgb(linear)
+    enc = enc + amount * noise * np.array([1.0, 0.8, 1.4], np.float32) * (0.5 + enc)
+    return srgb_to_linear(np.clip(enc, 0, 1))
+
+
+@dataclass
+class RealComposite:
+    number: int
+    image: np.ndarray  # H×W×3 display-referred (sRGB) float32, what a reader delivers
+    alpha: np.ndarray  # exact
+    fg: np.ndarray  # linear foreground colour, without spill
+
+
+def synthetic_plates(count: int = 3, size: tuple[int, int] = (96, 128), seed: int = 0) -> list[Plate]:
+    """:func:`composite_sequence`'s soft subject (body, head, ~40 strands a
+    third of a pixel wide, motion blur) as plates: its colours are taken as
+    display values and decoded to linear light. No assets needed."""
+    h, w = size
+    black = [np.zeros((h, w, 3), np.float32)] * count
+    out = []
+    for c in composite_sequence(count, size, seed=seed, backgrounds=black):
+        fg = np.where(c.alpha[..., None] > 1e-6, c.image / np.maximum(c.alpha[..., None], 1e-6), 0)
+        out.append(Plate(c.alpha, srgb_to_linear(np.clip(fg, 0, 1))))
+    return out
+
+
+def green_screen_composites(plates: list[Plate], *, grain: float = 0.02, spill: float = 0.15,
+                            falloff: float = 0.55, seed: int = 1) -> list[RealComposite]:
+    """The plates over an unevenly lit green screen, with grain, and screen
+    light spilling onto the subject near its edges (green added to F where
+    the subject faces the screen: a blur of 1 − α), all in linear light."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t, p in enumerate(plates):
+        h, w = p.alpha.shape
+        screen = uneven_screen((h, w), t, falloff=falloff)
+        near = cv2.GaussianBlur(1 - p.alpha, (0, 0), max(1.5, h / 60))
+        fg = p.fg + spill * near[..., None] * screen * np.array([0.2, 1.0, 0.3], np.float32)
+        lin = p.alpha[..., None] * fg + (1 - p.alpha[..., None]) * screen
+        if grain:
+            lin = add_grain(lin, rng, grain)
+        out.append(RealComposite(t, linear_to_srgb(lin), p.alpha, p.fg))
+    return out
+
+
+def background_composites(plates: list[Plate], backgrounds: list[np.ndarray], *, grain: float = 0.0,
+                          seed: int = 1) -> list[RealComposite]:
+    """The plates over real background frames (display-referred, as read)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t, (p, bg) in enumerate(zip(plates, backgrounds, strict=True)):
+        lin = p.alpha[..., None] * p.fg + (1 - p.alpha[..., None]) * srgb_to_linear(bg)
+        if grain:
+            lin = add_grain(lin, rng, grain)
+        out.append(RealComposite(t, linear_to_srgb(lin), p.alpha, p.fg))
     return out

@@ -28,10 +28,16 @@ class FinishOptions(BaseModel):
         None, description="merge several layers into one: union (max), add (clamped sum), "
         "subtract (first minus the rest), intersect (min)")
 
-    refine: Refine = Field("none", description="soft edges in a band around the matte's edge: "
-                           "guided (fast guided filter) or vitmatte (ViTMatte, needs its weights)")
-    refine_band: float = Field(8.0, ge=1.0, le=256.0, description="refine: band half-width, pixels")
-    refine_eps: float = Field(1e-4, gt=0.0, le=1.0, description="guided refine: regularisation")
+    refine: Refine = Field("none", description="soft edges from the picture where the matte is "
+                           "unsure (its soft pixels and hard steps), core and background untouched: "
+                           "guided (colour guided filter in linear light) or vitmatte (ViTMatte, "
+                           "needs its weights)")
+    refine_band: float | None = Field(None, ge=1.0, le=256.0, description="refine: how far a hard "
+                                      "matte edge may move, pixels; unset: twice the radius")
+    refine_radius: int | None = Field(None, ge=1, le=256, description="guided refine: window "
+                                      "radius, pixels; unset: from the picture size (min side / 66)")
+    refine_eps: float = Field(1e-5, gt=0.0, le=1.0, description="guided refine: regularisation "
+                              "(linear-light colour variance)")
     refine_model: str = Field("vitmatte-small", min_length=1, description="vitmatte refine: model name")
     chatter: float = Field(0.0, ge=0.0, le=1.0, description="reduce chatter: temporal smoothing "
                            "along optical flow, strength 0 (off) to 1")

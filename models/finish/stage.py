@@ -31,7 +31,8 @@ class FinishStage:
             from .refine import ViTMatteRefiner
 
             self._refiner = ViTMatteRefiner.from_pretrained(
-                cache.require(options.refine_model), device=device, band=options.refine_band)
+                cache.require(options.refine_model), device=device, band=options.refine_band,
+                radius=options.refine_radius)
         self._chatter = None
         if options.chatter > 0:
             from .temporal import ReduceChatter
@@ -52,7 +53,8 @@ class FinishStage:
 
             assert frame is not None
             matte = refine_matte(frame, matte, self._refiner, band=self.options.refine_band,
-                                 eps=self.options.refine_eps, device=self.device) \
+                                 radius=self.options.refine_radius, eps=self.options.refine_eps,
+                                 device=self.device) \
                 if self._refiner is None else refine_matte(frame, matte, self._refiner)
         if self._chatter is None:
             return [self._rest.apply(matte)]

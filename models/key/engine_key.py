@@ -41,17 +41,42 @@ class KeyOptions(EngineOptions):
         "green", description="chroma: the screen, 'green', 'blue' (its strength is measured on "
         "each frame) or an [r, g, b] colour in 0-1 that must exceed its other two channels in "
         "one channel (its strength is then fixed)")
-    tolerance: float = Field(
-        0.1, ge=0.0, lt=1.0, description="chroma: how much weaker than the screen a pixel's "
-        "screen colour may be and still key out fully (shadows, uneven light), as a share of "
-        "the screen's strength")
+    keyer: Literal["screen", "simple"] = Field(
+        "screen", description="chroma: 'screen' (Keylight/IBK-like: linear light, a screen colour "
+        "field estimated from the frame's screen pixels, grain-aware tolerance, core + edge "
+        "mattes) or 'simple' (one screen strength per frame, code values)")
+    tolerance: float | None = Field(
+        None, ge=0.0, lt=1.0, description="chroma: how much weaker than the screen a pixel's "
+        "screen colour may be and still key out fully, as a share of the screen's strength; "
+        "unset: twice the measured grain (screen keyer, at most 0.3) or 0.1 (simple)")
+    screen_field: bool | None = Field(
+        None, description="chroma, screen keyer: estimate the screen's colour per region from "
+        "its pixels (uneven light); unset: on for 'green'/'blue', off for a given colour")
+    balance: Unit = Field(
+        1.0, description="chroma, screen keyer: screen balance, how the other two channels are "
+        "weighed: 1 their max (safest for skin and neutrals), 0 their mean (keys more)")
+    gain: float = Field(
+        1.0, ge=0.5, le=2.0, description="chroma, screen keyer: screen gain; above 1 keys more "
+        "(cleaner background, thinner edges), below 1 less")
+    grain_blur: float | None = Field(
+        None, ge=0.0, le=4.0, description="chroma, screen keyer: blur (pixels) of the screen "
+        "difference against grain; unset: from the measured grain, 0 on a clean screen")
+    linear: bool = Field(
+        True, description="chroma, screen keyer: key in linear light (frames decoded from "
+        "sRGB/Rec.709), where soft edges mix linearly")
+    foreground: bool = Field(
+        False, description="chroma, screen keyer: also output the subject's despilled colour "
+        "(screen light unmixed, screen channel limited) as layers foreground.R/G/B")
+    despill: Unit = Field(
+        1.0, description="chroma, screen keyer with foreground: despill strength, 0-1")
     softness: float | None = Field(
         None, ge=0.0, le=1.0, description="width of the soft edge ramp from keyed to opaque, in "
         "screen strength (chroma) or colour difference (difference); 0 gives a hard edge; "
         "unset: 0.8 for chroma, 0.1 for difference")
-    spill: float = Field(
-        0.2, ge=0.0, le=1.0, description="chroma: strength of spill-aware edges, 0-1; higher "
-        "keeps foreground tinted by screen spill opaque, at the price of slightly harder edges")
+    spill: float | None = Field(
+        None, ge=0.0, le=1.0, description="chroma: strength of spill-aware edges, 0-1; higher "
+        "keeps foreground tinted by screen spill opaque, at the price of slightly harder edges; "
+        "unset: 0 for the screen keyer (its core matte does this), 0.2 for simple")
     clean_plate: StrictInt | Annotated[str, Field(min_length=1)] | None = Field(
         None, description="difference: the clean plate, a source frame number or the path of an "
         "image file (RGB, same size as the clip)", json_schema_extra=PATH_OPTION)
@@ -84,13 +109,23 @@ class KeyOptions(EngineOptions):
         """``softness``, or the mode's default when unset."""
         return DEFAULT_SOFTNESS[self.mode] if self.softness is None else self.softness
 
+    @property
+    def spill_strength(self) -> float:
+        return (0.0 if self.keyer == "screen" else 0.2) if self.spill is None else self.spill
+
+    @property
+    def uses_field(self) -> bool:
+        return isinstance(self.screen, str) if self.screen_field is None else self.screen_field
+
 
 @register
 class KeyEngine(Engine):
     """Chroma key (green, blue or any screen colour) and difference key.
 
     Yields ``Matte(number, {"matte": alpha})`` with alpha ``H×W`` float32 in
-    [0, 1]: 1 on the object, 0 on the screen or the clean background.
+    [0, 1]: 1 on the object, 0 on the screen or the clean background; with
+    ``foreground`` also the despilled subject colour as ``foreground.R/G/B``
+    (un-premultiplied, display-referred like the frames).
     Computed with torch on ``device``.
     """
 
@@ -153,9 +188,36 @@ class KeyEngine(Engine):
             # Per frame, not around the loop: grad mode is thread state, and the
             # consumer runs between our yields.
             with torch.inference_mode():
-                alpha = self.key(self._rgb(frame), frame.number)
-                result = alpha.to("cpu", torch.float32).numpy()
-            yield Matte(frame.number, {"matte": result})
+                layers = self.layers(self._rgb(frame), frame.number)
+            yield Matte(frame.number, layers)
+
+    def layers(self, rgb: torch.Tensor, number: int | None = None) -> dict[str, np.ndarray]:
+        """``{"matte": alpha}`` (plus ``foreground.R/G/B`` when asked) as float32 numpy."""
+        o = self.options
+        if o.mode == "chroma" and o.keyer == "screen":
+            found = self._screen_key(rgb)
+            out = {"matte": found.alpha.to("cpu", torch.float32).numpy()}
+            if o.foreground:
+                fg = keyers.despilled_foreground(rgb, found.alpha, found.screen, self._channel(),
+                                                 linear=o.linear, strength=o.despill)
+                fg = fg.to("cpu", torch.float32).numpy()
+                for i, c in enumerate("RGB"):
+                    out[f"foreground.{c}"] = np.ascontiguousarray(fg[..., i])
+            return out
+        return {"matte": self.key(rgb, number).to("cpu", torch.float32).numpy()}
+
+    def _channel(self) -> int:
+        o = self.options
+        return keyers.SCREEN_CHANNELS[o.screen] if isinstance(o.screen, str) else int(np.argmax(o.screen))
+
+    def _screen_key(self, rgb: torch.Tensor) -> keyers.ScreenKey:
+        o = self.options
+        colour = None if isinstance(o.screen, str) else torch.tensor(o.screen, dtype=rgb.dtype,
+                                                                     device=rgb.device)
+        return keyers.screen_key(rgb, self._channel(), screen=colour, field=o.uses_field,
+                                 linear=o.linear, balance=o.balance, gain=o.gain,
+                                 tolerance=o.tolerance, softness=o.edge_softness,
+                                 spill=o.spill_strength, grain_blur=o.grain_blur)
 
     def key(self, rgb: torch.Tensor, number: int | None = None) -> torch.Tensor:
         """Alpha (``H×W``, on ``rgb``'s device) of one ``H×W×3`` RGB tensor."""
@@ -168,6 +230,8 @@ class KeyEngine(Engine):
                     f"frame {number} is {rgb.shape[1]}×{rgb.shape[0]} but the clean plate is "
                     f"{self._plate.shape[1]}×{self._plate.shape[0]}")
             return keyers.difference_alpha(rgb, self._plate, o.threshold, o.edge_softness)
+        if o.keyer == "screen":
+            return self._screen_key(rgb).alpha
         if isinstance(o.screen, str):
             channel = keyers.SCREEN_CHANNELS[o.screen]
             dom = keyers.measure_screen_dominance(keyers.dominance(rgb, channel))
@@ -175,7 +239,8 @@ class KeyEngine(Engine):
             channel = int(np.argmax(o.screen))
             color = torch.tensor(o.screen, dtype=rgb.dtype, device=rgb.device)
             dom = keyers.dominance(color, channel)
-        return keyers.chroma_alpha(rgb, channel, dom, o.tolerance, o.edge_softness, o.spill)
+        tolerance = 0.1 if o.tolerance is None else o.tolerance
+        return keyers.chroma_alpha(rgb, channel, dom, tolerance, o.edge_softness, o.spill_strength)
 
     def _check_opened(self) -> None:
         if self.options.mode == "difference" and self._plate is None:

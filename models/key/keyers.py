@@ -8,6 +8,8 @@ clean-plate reading and streaming.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 SCREEN_CHANNELS = {"green": 1, "blue": 2}
@@ -104,3 +106,216 @@ def difference_alpha(rgb: torch.Tensor, plate: torch.Tensor, threshold: float,
     if softness == 0:
         return (d > threshold).to(rgb.dtype)
     return ((d - threshold) / softness).clamp(0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- screen keyer
+#
+# The "screen" keyer (the default): what Keylight / IBK do, in four steps.
+#
+# 1. Linear light. A soft edge is a mix of light, ``I = α·F + (1 − α)·S``, in
+#    linear values; code values (sRGB / Rec.709) are not linear in α, so keying
+#    them bends every soft edge. The frame is decoded first.
+# 2. A screen colour field (a clean-plate estimate from the frame itself):
+#    the pixels that are surely screen are averaged over large neighbourhoods
+#    by normalised convolution at ≈48 px, holes where the subject stands
+#    filled from ever wider neighbourhoods; so an unevenly lit screen (hot
+#    spot, fall-off, shadows) is compared with its own local colour, not one
+#    global one.
+# 3. Screen-ness ``k = gain · dominance(I) / dominance(S(x))``, the dominance
+#    optionally balanced (``balance``: 1 = the max of the other two channels,
+#    Vlahos' colour difference; 0 = their mean), after a light blur of the
+#    dominance by the grain's size where grain was measured. The grain's
+#    strength σ (robust std of k over the screen pixels) sets the tolerance:
+#    k above ``hi = 1 − 2σ`` (σ ≥ 0.005) is screen, k below ``1 − softness`` is subject.
+#    Edge matte: ``clamp((hi − k)/(hi − 1 + softness))``.
+# 4. A core matte from a hard key of a more strongly blurred k (k < 0.4,
+#    eroded 1 px) is combined with the edge matte (max): spill-lit or
+#    greenish surfaces inside the subject stay opaque, the soft key keeps the
+#    edges and strands.
+
+
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    """sRGB / Rec.709 display code values in [0, 1] to linear light."""
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.pow(1 / 2.4) - 0.055)
+
+
+def balanced_dominance(rgb: torch.Tensor, channel: int, balance: float = 1.0) -> torch.Tensor:
+    """``x_c − (b·max(x_j, x_k) + (1 − b)·mean(x_j, x_k))``; ``b = 1`` is :func:`dominance`."""
+    j, k = (i for i in range(3) if i != channel)
+    if balance == 1.0:
+        return dominance(rgb, channel)
+    other = balance * torch.maximum(rgb[..., j], rgb[..., k]) + (1 - balance) * 0.5 * (rgb[..., j] + rgb[..., k])
+    return rgb[..., channel] - other
+
+
+def _blur_unclamped(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    from ..finish import ops
+
+    kern = ops.gaussian_kernel(sigma, x.device, x.dtype)
+    r = (kern.numel() - 1) // 2
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), kern.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), kern.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+FIELD_SIDE = 48
+"""The screen field is estimated at this many pixels on the long side."""
+
+
+def screen_pixels(rgb: torch.Tensor, channel: int, balance: float = 1.0) -> torch.Tensor:
+    """H×W bool: pixels that are surely screen — dominance at least 0.7 of
+    the strongest (lightly blurred against grain) nearby (a window of 1/12 of
+    the short side: the screen's own local strength, so fall-off is followed
+    while half-covered edge pixels are left out) and at least 0.25 of the
+    frame's 99th percentile; then eroded by 2 px away from anything else."""
+    import torch.nn.functional as F
+
+    from ..finish import ops
+
+    d = balanced_dominance(rgb, channel, balance)
+    step = 1
+    while d.numel() // (step * step) > _MAX_SAMPLES:
+        step += 1
+    sample = d[::step, ::step].reshape(-1).float()
+    q99 = torch.kthvalue(sample, max(1, int(round(0.99 * sample.numel())))).values
+    if q99 <= MIN_SCREEN_DOMINANCE * 0.25:
+        return torch.zeros_like(d, dtype=torch.bool)
+    ds = _blur_unclamped(d[None, None], 1.0)
+    win = max(3, min(d.shape) // 12) | 1
+    local = F.max_pool2d(ds, win, 1, win // 2)
+    cand = ((d >= 0.7 * local[0, 0]) & (ds[0, 0] >= 0.25 * q99)).to(rgb.dtype)
+    return ops.choke(cand, 2.0) > 0.5
+
+
+def screen_field(rgb: torch.Tensor, mask: torch.Tensor, side: int = FIELD_SIDE) -> torch.Tensor | None:
+    """H×W×3: the screen's colour at every pixel, from the ``mask`` pixels of
+    ``rgb`` (normalised convolution at ``side`` px, holes filled from wider
+    neighbourhoods); None when there are no screen pixels."""
+    import torch.nn.functional as F
+
+    if not bool(mask.any()):
+        return None
+    h, w = rgb.shape[:2]
+    scale = side / max(h, w)
+    size = (max(2, round(h * scale)), max(2, round(w * scale)))
+    img = rgb.permute(2, 0, 1).unsqueeze(0)
+    m = mask.to(rgb.dtype)[None, None]
+    num = F.interpolate(img * m, size, mode="area")
+    den = F.interpolate(m, size, mode="area")
+    field = torch.zeros_like(num)
+    have = torch.zeros_like(den)
+    for sigma in (1.0, 2.0, 4.0, 8.0, 16.0):
+        n, d = _blur_unclamped(torch.cat([num, den], 1), sigma).split([3, 1], 1)
+        ok = (d > 0.05).to(rgb.dtype) * (1 - have)
+        field = field + ok * n / d.clamp(min=1e-6)
+        have = have + ok
+        if bool((have > 0).all()):
+            break
+    if bool((have < 1).any()):
+        mean = num.sum((2, 3), keepdim=True) / den.sum((2, 3), keepdim=True).clamp(min=1e-6)
+        field = field + (1 - have) * mean
+    field = _blur_unclamped(field, 1.0)
+    return F.interpolate(field, (h, w), mode="bilinear", align_corners=False)[0].permute(1, 2, 0)
+
+
+def grain_sigma(k: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Robust std (1.4826 · median absolute deviation) of screen-ness over the screen pixels."""
+    vals = k[mask]
+    if vals.numel() < 64:
+        return torch.zeros((), dtype=k.dtype, device=k.device)
+    if vals.numel() > _MAX_SAMPLES:
+        vals = vals[:: vals.numel() // _MAX_SAMPLES + 1]
+    med = vals.median()
+    return 1.4826 * (vals - med).abs().median()
+
+
+@dataclass
+class ScreenKey:
+    """What the screen keyer found (tensors on the frame's device)."""
+
+    alpha: torch.Tensor  # H×W
+    screen: torch.Tensor  # H×W×3, the screen colour field, in the keyed (linear) space
+    grain: float  # σ of screen-ness on the screen
+    tolerance: float  # used
+
+
+def screen_key(rgb: torch.Tensor, channel: int, *, screen: torch.Tensor | None = None,
+               field: bool = True, linear: bool = True, balance: float = 1.0, gain: float = 1.0,
+               tolerance: float | None = None, softness: float = 0.8, spill: float = 0.0,
+               grain_blur: float | None = None, core: bool = True) -> ScreenKey:
+    """The screen keyer (the block comment above) on one ``H×W×3`` frame.
+
+    ``screen``: a fixed screen colour (display-referred) used where ``field``
+    is off or finds no screen. ``tolerance`` None: ``min(0.3, max(0.01, 2σ))`` of the
+    measured grain. ``grain_blur`` None: ``0.8 · min(1, σ/0.05)`` px.
+    """
+    x = srgb_to_linear(rgb) if linear else rgb.clamp(0.0, 1.0)
+    mask = screen_pixels(x, channel, balance)
+    s = screen_field(x, mask) if field else None
+    if s is None:
+        if screen is not None:
+            colour = srgb_to_linear(screen) if linear else screen
+            s = colour.to(x).expand_as(x)
+        elif bool(mask.any()):
+            s = x[mask].median(0).values.expand_as(x)
+        else:
+            s = None
+    if s is None:  # no screen anywhere: everything is subject
+        ones = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
+        return ScreenKey(ones, x, 0.0, 0.0)
+    ds = balanced_dominance(s, channel, balance).clamp(min=MIN_SCREEN_DOMINANCE * 0.25)
+    k = gain * balanced_dominance(x, channel, balance) / ds
+    sigma = float(grain_sigma(k, mask)) if bool(mask.any()) else 0.0
+    blur = grain_blur if grain_blur is not None else 0.8 * min(1.0, sigma / 0.05)
+    k = k.clamp(-0.5, 1.5)  # a saturated subject must not bleed into its neighbours
+    if blur > 0.05:
+        k = _blur_unclamped(k[None, None], blur)[0, 0]
+        sigma *= 0.5 / max(0.5, blur)
+    tol = tolerance if tolerance is not None else min(0.3, max(0.01, 2.0 * sigma))
+    # Opaque below 1 − softness whatever the tolerance: the ramp spans the rest.
+    alpha = chroma_alpha_k(k, tol, max(0.0, softness - tol) if softness > 0 else 0.0, spill)
+    if core:
+        from ..finish import ops
+
+        kb = _blur_unclamped(k.clamp(0.0, 1.0)[None, None], 2.0)[0, 0]
+        solid = ops.choke((kb < 0.4).to(alpha.dtype), 1.0)
+        alpha = torch.maximum(alpha, solid)
+    return ScreenKey(alpha, s, sigma, tol)
+
+
+def chroma_alpha_k(k: torch.Tensor, tolerance: float, softness: float, spill: float) -> torch.Tensor:
+    """:func:`chroma_alpha`'s mapping from screen-ness ``k`` (already relative to the screen)."""
+    k = k.clamp(0.0, 1.0)
+    if spill:
+        k = k.pow(1.0 + 2.0 * spill)
+    hi = 1.0 - tolerance
+    if softness == 0:
+        return (k < hi).to(k.dtype)
+    return ((hi - k) / softness).clamp(0.0, 1.0)
+
+
+def despilled_foreground(rgb: torch.Tensor, alpha: torch.Tensor, screen: torch.Tensor, channel: int, *,
+                         linear: bool = True, strength: float = 1.0) -> torch.Tensor:
+    """The subject's own colour (H×W×3, un-premultiplied, display-referred
+    like ``rgb``): the screen's light taken out by unmixing,
+    ``α·F = I − (1 − α)·S(x)`` (in linear light), then despilled — the
+    screen channel limited to the larger of the other two, by ``strength``.
+    0 where alpha is 0."""
+    x = srgb_to_linear(rgb) if linear else rgb.clamp(0.0, 1.0)
+    a = alpha.unsqueeze(-1)
+    pre = (x - (1 - a) * screen).clamp(min=0.0)
+    j, k = (i for i in range(3) if i != channel)
+    limit = torch.maximum(pre[..., j], pre[..., k])
+    over = (pre[..., channel] - limit).clamp(min=0.0)
+    pre = pre.clone()
+    pre[..., channel] = pre[..., channel] - strength * over
+    fg = torch.where(a > 1e-3, pre / a.clamp(min=1e-3), torch.zeros_like(pre)).clamp(0.0, 1.0)
+    return linear_to_srgb(fg) if linear else fg

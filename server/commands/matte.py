@@ -84,7 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     f = p.add_argument_group("finishing")
     f.add_argument("--refine", choices=("guided", "vitmatte"),
                    help="soft edges from the picture in a band around the matte's edge")
-    f.add_argument("--refine-band", type=float, help="refine band half-width in pixels (default 8)")
+    f.add_argument("--refine-band", type=float,
+                   help="refine: how far a hard matte edge may move, pixels (default: from the "
+                        "picture size)")
     f.add_argument("--chatter", type=float, metavar="STRENGTH",
                    help="reduce chatter: smooth over time along optical flow, 0-1")
     f.add_argument("--chatter-radius", type=int, help="reduce chatter: neighbours each side (1-4)")

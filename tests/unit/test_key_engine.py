@@ -63,8 +63,9 @@ def test_registry_finds_the_key_engine():
 
 def test_every_option_is_described():
     props = KeyOptions.model_json_schema()["properties"]
-    assert set(props) == {"mode", "screen", "tolerance", "softness", "spill", "clean_plate",
-                          "threshold"}
+    assert set(props) == {"mode", "screen", "keyer", "tolerance", "screen_field", "balance", "gain",
+                          "grain_blur", "linear", "foreground", "despill", "softness", "spill",
+                          "clean_plate", "threshold"}
     assert all(p.get("description") for p in props.values())
 
 
@@ -103,8 +104,9 @@ def test_custom_screen_colour():
 def test_custom_screen_strength_is_fixed_and_tolerance_absorbs_weaker_screen():
     img = plate(GREEN)
     img[:, :32] = (0.1, 0.7, 0.15)        # screen in shade: dominance 0.55 of 0.65 (k ≈ 0.85)
-    strict = key(img, screen=list(GREEN), tolerance=0.0, softness=0.1, spill=0.0)
-    loose = key(img, screen=list(GREEN), tolerance=0.2, softness=0.1, spill=0.0)
+    # Code values (linear=False): the shade's k is 0.85 there; no field for a given colour.
+    strict = key(img, screen=list(GREEN), tolerance=0.0, softness=0.1, spill=0.0, linear=False)
+    loose = key(img, screen=list(GREEN), tolerance=0.2, softness=0.1, spill=0.0, linear=False)
     assert (strict[:, :32] == 1.0).all() and (strict[:, 32:] == 0.0).all()
     assert (loose == 0.0).all()
 
@@ -115,8 +117,9 @@ def test_mid_tone_edge_pixel_gets_intermediate_alpha():
     img[24, 2] = 0.5 * grey + 0.5 * np.array(GREEN, np.float32)  # half-covered screen pixel
     alpha = key(img)
     assert 0.2 < alpha[24, 2] < 0.95
-    linear = key(img, tolerance=0.0, softness=1.0, spill=0.0)
-    assert linear[24, 2] == pytest.approx(0.5, abs=1e-5)  # = coverage
+    # The mix above is of code values, so key code values: alpha = coverage.
+    linear = key(img, tolerance=0.0, softness=1.0, spill=0.0, linear=False)
+    assert linear[24, 2] == pytest.approx(0.5, abs=1e-5)
 
 
 def test_spill_tinted_foreground_is_not_keyed_out():
@@ -124,8 +127,9 @@ def test_spill_tinted_foreground_is_not_keyed_out():
     img[20:28, 26:34] = (0.45, 0.6, 0.45)  # grey shirt lit green by the screen
     default = key(img)
     assert default[20:28, 26:34].min() > 0.95
-    no_spill = key(img, spill=0.0)[24, 30]
-    full_spill = key(img, spill=1.0)[24, 30]
+    # The simple keyer has no core matte: its spill bend alone keeps the shirt.
+    no_spill = key(img, keyer="simple", spill=0.0)[24, 30]
+    full_spill = key(img, keyer="simple", spill=1.0)[24, 30]
     assert 0.0 < no_spill < full_spill == 1.0
 
 

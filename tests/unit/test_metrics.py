@@ -138,3 +138,18 @@ def test_metric_properties(a: np.ndarray, b: np.ndarray) -> None:
     assert metrics.jaccard(a, b) == pytest.approx(metrics.jaccard(b, a))
     assert metrics.boundary_f(a, b) == pytest.approx(metrics.boundary_f(b, a))
     assert metrics.j_and_f(a, a) == 1.0
+
+
+def test_edge_mad_counts_only_the_band_around_the_true_edge():
+    true = np.zeros((20, 20), np.float32)
+    true[5:15, 5:15] = 1.0
+    band = metrics.edge_band(true, 2)
+    # The contour (DAVIS boundary: row 4 above the top edge) grown by a radius-2 disc.
+    assert band[2:7, 10].all() and not band[1, 10] and not band[7, 10] and not band[10, 10]
+    pred = true.copy()
+    pred[0, 0] = 1.0  # an error far from the edge: MAD sees it, edge MAD does not
+    assert metrics.edge_mad(pred, true, 2) == 0.0 and metrics.mad(pred, true) > 0
+    pred = true.copy()
+    pred[5, 10] = 0.5
+    assert metrics.edge_mad(pred, true, 2) == pytest.approx(0.5 / band.sum() * 1e3)
+    assert metrics.edge_mad(np.zeros_like(true), np.zeros_like(true)) == 0.0
