@@ -16,11 +16,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import tiny_semantic as tiny
 import torch
 
 from segmatte.models.engine import EngineError
 from segmatte.models.frames import ClipInfo, Frame
-from segmatte.models.semantic import tiny
 from segmatte.models.semantic.classes import ADE20K, CITYSCAPES, canonical, resolve
 from segmatte.models.semantic.engine_semantic import SemanticEngine
 from segmatte.models.semantic.loader import load

@@ -12,8 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import tiny_semantic as tiny
 
-from segmatte.models.semantic import tiny
 from segmatte.models.semantic.classes import CITYSCAPES, canonical, resolve
 from segmatte.models.semantic.engine_semantic import infer_probabilities, scaled_size
 from segmatte.models.semantic.segmenter import Segmenter
