@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -25,9 +27,11 @@ import torch
 import transformers
 
 from segmatte.models.frames import ClipInfo, Frame
-from segmatte.models.semantic import tiny
 from segmatte.models.semantic.engine_semantic import SemanticEngine
 from segmatte.models.semantic.segmenter import Segmenter
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tiny test models
+import tiny_semantic as tiny  # noqa: E402
 
 MODELS = {
     "segformer-b0": ("segformer", lambda: tiny.segformer("b0")),
