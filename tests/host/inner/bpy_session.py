@@ -234,7 +234,7 @@ def test_refused_submit_stays_in_the_panel(ext, scene, clip, link):
     assert status.job_state == "done"
     # a different job (other options) into the same folder: the door refuses it
     group = ext.options_ui.group(settings, "key")
-    group.tolerance = 0.2
+    group.use_tolerance, group.tolerance = True, 0.2  # nullable: its switch turns it on
     assert bpy.ops.segmatte.track(target="CLIP", direction="BOTH") == {"FINISHED"}
     wait(ext, lambda: link.notice[1], what="the refusal")
     ext.connection.poll()
