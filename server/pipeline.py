@@ -409,6 +409,24 @@ def run_job(spec: JobSpec, *, job_id: str, emit: Emit | None = None,
                                     frame=getattr(exc, "frame", None)))
 
 
+def write_job_shapes(manifest: Path, spec: JobSpec) -> str:
+    """The job's shapes option: ``segmatte shapes`` over the mattes just written, into the
+    same folder under the same name. Returns why it could not ("" when written), so the
+    job fails with one sentence while its mattes stay."""
+    from .shapes import SourceError, build, open_mattes
+    from .shapes.build import Settings
+    from .shapes.writer import OutputError, write_outputs
+
+    try:
+        mattes = open_mattes(manifest)
+        shapes, ious = build(mattes, Settings())
+        write_outputs(shapes, manifest.parent, spec.output.name, list(spec.shapes), ious,
+                      overwrite=spec.output.overwrite)
+    except (SourceError, OutputError, OSError) as exc:
+        return f"the mattes are written, the shapes are not: {exc}"
+    return ""
+
+
 def _finish(emit: Emit, event: Event) -> Event:
     emit(event)
     return event
@@ -499,6 +517,10 @@ class _JobRun:
                                  last=max([plan.last, *self.records]), layers=plan.layers,
                                  frames=[self.records[n] for n in sorted(self.records)])
         path = write_manifest(plan.manifest, manifest)
+        if spec.shapes:
+            reason = write_job_shapes(path, spec)
+            if reason:
+                return _finish(self.emit, Failed(job=self.job_id, reason=reason))
         return _finish(self.emit, Done(job=self.job_id, manifest=str(path),
                                        written=self.tally.written, skipped=self.tally.skipped))
 

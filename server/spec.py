@@ -20,6 +20,7 @@ from segmatte.models.prompts import ObjectPrompts
 Channels = Literal["rgba", "a", "y"]
 Compression = Literal["zip", "zips", "piz", "rle", "none", "pxr24", "b44", "dwaa", "dwab"]
 Direction = Literal["forward", "backward", "both"]
+ShapesFormat = Literal["blender", "fusion", "nuke", "json", "svg"]
 
 MAX_FRAMES = 1_000_000
 """Above this a range is taken for a typo, not a shot."""
@@ -106,11 +107,24 @@ class JobSpec(_Strict):
     retrack: FrameRange | None = Field(
         None, description="re-track only these source frames (from the nearest keyframe), "
         "whatever is on disk; frames outside are left as they are")
+    shapes: tuple[ShapesFormat, ...] = Field(
+        (), description="after the mattes: editable shapes of each layer in these formats "
+        "(as `segmatte shapes --to`), written beside them as NAME.shapes.json, NAME.setting, "
+        "NAME.nk, NAME.<frame>.svg and NAME.shapes-manifest.json")
+
+    @field_validator("shapes", mode="before")
+    @classmethod
+    def _shape_formats(cls, v: Any) -> Any:
+        known = ShapesFormat.__args__  # type: ignore[attr-defined]
+        for f in v if isinstance(v, (list, tuple)) else ():
+            if f not in known:
+                raise ValueError(f"{f!r} is not a shapes format; choose from {', '.join(known)}")
+        return v
 
     def digest(self) -> str:
         """Identity of the whole job: settings and prompts (not the range or folder)."""
         keep = self.model_dump(mode="json", exclude={"range": True, "retrack": True,
-                                                     "hold_gaps": True,
+                                                     "hold_gaps": True, "shapes": True,
                                                      "output": {"folder", "overwrite"}})
         if keep.get("part") is None:  # specs from before parts existed keep their digest
             keep.pop("part", None)
@@ -125,7 +139,7 @@ class JobSpec(_Strict):
         another job's and needs ``overwrite``.
         """
         keep = self.model_dump(mode="json", exclude={
-            "range": True, "retrack": True, "hold_gaps": True, "objects": True,
+            "range": True, "retrack": True, "hold_gaps": True, "shapes": True, "objects": True,
             "direction": True, "output": {"folder", "overwrite"}})
         if keep.get("part") is None:
             keep.pop("part", None)

@@ -99,6 +99,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--invert", action="store_true", help="invert the matte")
     f.add_argument("--combine", choices=("union", "add", "subtract", "intersect"),
                    help="merge several layers into one")
+    f.add_argument("--shapes", metavar="FORMATS",
+                   help="after the mattes, editable shapes of each layer, e.g. fusion,json (any "
+                        "of blender, fusion, nuke, json, svg; as `segmatte shapes --to`), "
+                        "written beside the mattes")
     r = p.add_argument_group("running")
     r.add_argument("--server", action="store_true",
                    help="submit to the local segmatte server (starting one if none answers)")
@@ -161,7 +165,9 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         finish["invert"] = True
     if args.combine:
         finish["combine"] = args.combine
+    shapes = [f.strip().lower() for f in (args.shapes or "").split(",") if f.strip()]
     data: dict[str, Any] = {
+        "shapes": shapes,
         "source": str(args.source),
         "part": args.part,
         "engine": args.engine,
