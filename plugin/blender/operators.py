@@ -12,8 +12,8 @@ import os
 import bpy
 from bpy.props import EnumProperty, StringProperty  # noqa: F401 (say)
 
-from . import attach, options_ui, preferences, prompts, qc, sources, specs
-from .client.jobspec import Box, ObjectPrompts, Output, Point, SpecError
+from . import attach, options_ui, preferences, prompts, qc, shapes_mask, sources, specs
+from .client.jobspec import Box, ObjectPrompts, Output, Point, SpecError, text_label
 from .client.manifest import ManifestError, read_manifest
 from .client.patterns import clip_stem, safe_name
 from .connection import JobWatch, address_and_token, ensure_timer, link
@@ -102,7 +102,7 @@ def clicked(settings) -> list[specs.Clicked]:
                     box = Box(*kf.box)
                 except SpecError:
                     box = None
-            out.append(specs.Clicked(item.name, kf.frame, points, box))
+            out.append(specs.Clicked(item.name, kf.frame, points, box, kf.text.strip()))
     return out
 
 
@@ -138,7 +138,11 @@ def store_objects(settings, found: prompts.Prompts | None) -> list[ObjectPrompts
         item.positives = sum(1 for p in clicks if p.label == 1) + int(pos)
         item.negatives = sum(1 for p in clicks if p.label == 0) + int(neg)
         item.boxes = sum(1 for kf in item.keyframes if kf.use_box) + int(boxes)
-        frames |= {kf.frame for kf in item.keyframes if len(kf.points) or kf.use_box}
+        frames |= {kf.frame for kf in item.keyframes
+                   if len(kf.points) or kf.use_box or kf.text.strip()}
+        texts = sorted({kf.text.strip() for kf in item.keyframes if kf.text.strip()})
+        if texts:
+            item.origins = ", ".join(f'"{t}"' for t in texts)[:500]
         item.frames = ", ".join(str(n) for n in sorted(frames))[:500]
     return specs.objects_of(found, clicked(settings))
 
@@ -231,6 +235,7 @@ def build_job(context, target: str, direction: str) -> tuple[dict, dict, prompts
         source=source.path, size=(source.width, source.height), first=first, last=last,
         engine=engine, direction=direction.lower(), model=settings.model.strip(),
         options=engine_options(settings, engine), engine_info=entry,
+        shapes=("blender",) if settings.make_shapes else (),
         output=Output(folder=folder, name=name, channels=settings.channels,
                       overwrite=settings.overwrite))
     try:
@@ -238,7 +243,8 @@ def build_job(context, target: str, direction: str) -> tuple[dict, dict, prompts
     except SpecError as exc:
         raise JobError(str(exc)) from None
     target_info = {"kind": target, "name": source.name, "scene": scene.name,
-                   "shift": source.shift, "compositor": settings.use_compositor}
+                   "shift": source.shift, "compositor": settings.use_compositor,
+                   "spec": spec, "shapes": bool(settings.make_shapes)}
     return spec, target_info, found
 
 
@@ -262,6 +268,22 @@ def update_qc(scene, manifest: str, shift: int | None = None) -> int:
     return len(settings.doubts)
 
 
+def shapes_file(manifest: str) -> str:
+    """Where a job's shapes option wrote the Blender shapes: ``NAME.shapes.json`` beside
+    ``NAME.manifest.json``."""
+    base = manifest[:-len(".manifest.json")] if manifest.endswith(".manifest.json") else manifest
+    return base + ".shapes.json"
+
+
+def job_masks(watch: JobWatch) -> list:
+    """The Masks of a finished job's shapes; source frame n lands on scene frame n - shift."""
+    path = shapes_file(watch.manifest)
+    if not os.path.isfile(path):
+        raise shapes_mask.ShapesError(f"the job wrote no shapes ({path} is missing)")
+    data = shapes_mask.load(path)
+    return shapes_mask.create_masks(data, int(data["first"]) - int(watch.target.get("shift", 0)))
+
+
 def on_finished(watch: JobWatch) -> None:
     """Runs on the UI thread (from the timer) when a job ends: attach or say why not."""
     if watch.state == "done":
@@ -270,6 +292,13 @@ def on_finished(watch: JobWatch) -> None:
         except (attach.AttachError, ManifestError, OSError, RuntimeError, ValueError) as exc:
             watch.messages.append(("ERROR", str(exc)))
         scene = bpy.data.scenes.get(watch.target.get("scene", "")) or bpy.context.scene
+        if watch.target.get("shapes"):
+            try:
+                masks = job_masks(watch)
+                watch.messages.append(("INFO", f"made {len(masks)} mask(s): "
+                                       + ", ".join(m.name for m in masks)))
+            except (shapes_mask.ShapesError, KeyError, TypeError, ValueError) as exc:
+                watch.messages.append(("ERROR", f"shapes: {exc}"))
         n = update_qc(scene, watch.manifest, int(watch.target.get("shift", 0)))
         if n:
             watch.messages.append(("WARNING", f"QC: {n} frame(s) to look at (listed in the "
@@ -502,10 +531,94 @@ class SEGMATTE_OT_attach(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class SEGMATTE_OT_find_text(bpy.types.Operator):
+    """Find every instance of the text on the current frame: adds the text prompt to the
+    job (Track runs the text engine; each instance becomes a layer, car_1, car_2, …)"""
+
+    bl_idname = "segmatte.find_text"
+    bl_label = "Find"
+    bl_options = {"REGISTER", "UNDO"}
+
+    target: EnumProperty(name="Target", items=TARGETS, default="CLIP")
+    text: StringProperty(name="Text", description="Empty: the panel's text")
+
+    def execute(self, context):
+        scene = context.scene
+        settings = scene.segmatte
+        text = (self.text or settings.text_prompt).strip()
+        if not text:
+            return refuse(self, "type what to find (e.g. 'red car') in the Text field first")
+        try:
+            source = resolve_source(context, self.target)
+        except sources.SourceError as exc:
+            return refuse(self, str(exc))
+        frame = source.to_source(scene.frame_current)
+        if not source.contains(frame):
+            return refuse(self, f"frame {scene.frame_current} shows no frame of {source.name}")
+        entry = link.engine("text")
+        current = link.engine(settings.engine)
+        if current is not None and "text" not in (current.get("prompts") or ()):
+            if link.engines and entry is None:
+                return refuse(self, "the server has no text engine to find text with")
+            settings.engine = "text"
+        name = text_label(text)
+        item = object_item(settings, name)
+        kf = next((k for k in item.keyframes if k.frame == frame), None)
+        if kf is None:
+            kf = item.keyframes.add()
+            kf.frame = frame
+        kf.text = text
+        settings.objects_index = list(settings.objects).index(item)
+        store_objects(settings, None)
+        self.report({"INFO"}, f"'{text}' on source frame {frame}: Track finds every {name} "
+                    f"({name}_1, {name}_2, …) and tracks each")
+        return {"FINISHED"}
+
+
+class SEGMATTE_OT_job_shapes(bpy.types.Operator):
+    """Editable Mask splines of the last job's mattes (one Mask per layer); the server
+    writes them beside the mattes (segmatte shapes --to blender) when they are not there"""
+
+    bl_idname = "segmatte.job_shapes"
+    bl_label = "Shapes"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        watch = link.jobs.get(link.active_job)
+        if watch is None or watch.state != "done":
+            return refuse(self, "no finished job in this session: run a job first, or make "
+                          "masks from a shapes file (Shapes from File)")
+        path = shapes_file(watch.manifest)
+        if os.path.isfile(path) and os.path.getmtime(path) >= os.path.getmtime(watch.manifest):
+            try:
+                masks = job_masks(watch)
+            except (shapes_mask.ShapesError, KeyError, TypeError, ValueError) as exc:
+                return refuse(self, str(exc))
+            self.report({"INFO"}, f"made {len(masks)} mask(s): "
+                        + ", ".join(m.name for m in masks))
+            return {"FINISHED"}
+        spec = watch.target.get("spec")
+        if not spec:
+            return refuse(self, "this job's spec is not known here: run it again with Shapes on")
+        if not link.connected:
+            return refuse(self, "not connected to the segmatte server: press Connect")
+        # the same job with shapes: the mattes on disk are its own, so the server skips them
+        spec = {**spec, "shapes": sorted(set(spec.get("shapes") or ()) | {"blender"})}
+        target = {**watch.target, "spec": spec, "shapes": True}
+        try:
+            link.submit(spec, target, lambda watch, error: None)
+        except ConnectionError as exc:
+            return refuse(self, str(exc))
+        ensure_timer()
+        self.report({"INFO"}, "making shapes of the last job's mattes on the server")
+        return {"FINISHED"}
+
+
 classes = (SEGMATTE_OT_connect, SEGMATTE_OT_disconnect, SEGMATTE_OT_start_server,
            SEGMATTE_OT_stop_server,
            SEGMATTE_OT_refresh_engines, SEGMATTE_OT_gather, SEGMATTE_OT_track, SEGMATTE_OT_say,
-           SEGMATTE_OT_cancel, SEGMATTE_OT_attach)
+           SEGMATTE_OT_cancel, SEGMATTE_OT_attach, SEGMATTE_OT_find_text,
+           SEGMATTE_OT_job_shapes)
 
 
 def register() -> None:

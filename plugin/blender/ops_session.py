@@ -108,6 +108,8 @@ def sync(scene) -> int:
     now: dict[tuple[str, int], dict] = {}
     for item in settings.objects:
         for kf in item.keyframes:
+            if kf.text.strip() and not len(kf.points) and not kf.use_box:
+                continue  # a text prompt is for jobs: sessions run the track engine
             now[(item.name, kf.frame)] = _prompt_fields(kf)
     for key in list(session.sent):  # keyframes an undo removed altogether
         now.setdefault(key, {"replace": True})

@@ -23,6 +23,8 @@ class SEGMATTE_UL_objects(bpy.types.UIList):
         row.prop(item, "color", text="")
         row.label(text=item.name)
         row.label(text=f"+{item.positives} −{item.negatives} ▢{item.boxes}")
+        if item.origins.startswith('"'):
+            row.label(text=item.origins[:30], icon="SORTALPHA")
         if item.frames:
             row.label(text=f"@ {item.frames}"[:40], icon="KEYFRAME")
 
@@ -108,6 +110,9 @@ def draw_prompts(layout, context, target: str) -> None:
     side = row.column(align=True)
     side.operator("segmatte.add_object", text="", icon="ADD")
     box.operator("segmatte.gather", icon="VIEWZOOM").target = target
+    row = box.row(align=True)
+    row.prop(settings, "text_prompt", text="", icon="SORTALPHA")
+    row.operator("segmatte.find_text", text="Find", icon="VIEWZOOM").target = target
     entry = link.engine(settings.engine)
     if entry and not entry.get("needs_objects"):
         box.label(text=f"{settings.engine} takes no prompts", icon="INFO")
@@ -184,7 +189,10 @@ def draw_job(layout, context, target: str) -> None:
     if target == "CLIP":
         sub.prop(settings, "use_compositor")
     sub.operator("segmatte.attach", icon="IMAGE_DATA")
-    sub.operator("segmatte.shapes_mask", text="Shapes", icon="MOD_MASK")
+    row = sub.row(align=True)
+    row.prop(settings, "make_shapes", text="After Job", toggle=True)
+    row.operator("segmatte.job_shapes", text="Shapes", icon="MOD_MASK")
+    sub.operator("segmatte.shapes_mask", text="Shapes from File", icon="FILEBROWSER")
 
 
 class SEGMATTE_PT_clip(bpy.types.Panel):

@@ -68,6 +68,7 @@ class SEGMATTE_PG_keyframe(bpy.types.PropertyGroup):
     points: CollectionProperty(type=SEGMATTE_PG_point)
     use_box: BoolProperty(name="Box", default=False)
     box: FloatVectorProperty(name="Box", size=4, description="x0, y0, x1, y1 in source pixels")
+    text: StringProperty(name="Text", description="Text prompt on this frame (text engine)")
 
 
 class SEGMATTE_PG_object(bpy.types.PropertyGroup):
@@ -124,6 +125,14 @@ class SEGMATTE_PG_scene(bpy.types.PropertyGroup):
         default="BOX")
     objects: CollectionProperty(type=SEGMATTE_PG_object)
     objects_index: IntProperty(name="Active object")
+    text_prompt: StringProperty(
+        name="Text", default="",
+        description="What to find on the current frame, e.g. 'red car': the text engine finds "
+        "every instance and tracks each (layers car_1, car_2, …)")
+    make_shapes: BoolProperty(
+        name="Shapes", default=False,
+        description="After the job, make editable Mask splines of each layer (segmatte "
+        "shapes --to blender, written beside the mattes)")
     new_object: StringProperty(name="Object", default="object",
                                description="Name of the object the Prompt tool adds clicks to "
                                "when the list is empty (letters, digits, _ and -)")

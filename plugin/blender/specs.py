@@ -24,9 +24,11 @@ class Clicked:
     frame: int
     points: list[Point] = field(default_factory=list)
     box: Box | None = None
+    text: str = ""
+    """A text prompt ("red car"): the text engine finds every instance on this frame."""
 
     def __bool__(self) -> bool:
-        return bool(self.points or self.box)
+        return bool(self.points or self.box or self.text)
 
 
 def objects_of(gathered: Prompts | None, clicked: list[Clicked],
@@ -37,7 +39,7 @@ def objects_of(gathered: Prompts | None, clicked: list[Clicked],
         if not c or (only is not None and c.object not in only):
             continue
         obj = merged.get(c.object) or merged.setdefault(c.object, ObjectPrompts(c.object))
-        obj.add(c.frame, points=c.points, boxes=[c.box] if c.box else [])
+        obj.add(c.frame, points=c.points, boxes=[c.box] if c.box else [], text=c.text or None)
     if gathered is not None:
         gathered.add_to(merged, only)
     return [o for o in merged.values() if any(o.keyframes.values())]
@@ -58,6 +60,8 @@ class Request:
     options: dict[str, Any] = field(default_factory=dict)
     engine_info: dict[str, Any] | None = None
     """The server's ``engines`` entry (needs_objects, …), None while unknown."""
+    shapes: tuple[str, ...] = ()
+    """Shapes formats to write after the mattes (``blender``: the Shapes masks)."""
 
 
 def build(req: Request, objects: list[ObjectPrompts]) -> JobSpec:
@@ -68,10 +72,15 @@ def build(req: Request, objects: list[ObjectPrompts]) -> JobSpec:
     if needs and not objects:
         raise SpecError(f"the {req.engine} engine needs prompts: click on the clip with the "
                         "Prompt tool, or place markers, a mask or annotations in the range")
+    kinds = set(info.get("prompts") or ())
+    texts = [o.id for o in objects for kf in o.keyframes.values() if kf.text]
+    if texts and info and "text" not in kinds:
+        raise SpecError(f"{texts[0]} has a text prompt, which the {req.engine} engine cannot "
+                        "take: choose the text engine")
     spec = JobSpec(source=req.source, first=req.first, last=req.last, engine=req.engine,
                    output=req.output, model=req.model or None, options=dict(req.options),
                    objects=list(objects) if takes else [], direction=req.direction,
-                   size=req.size)
+                   size=req.size, shapes=tuple(req.shapes))
     spec.check()
     return spec
 

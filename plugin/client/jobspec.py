@@ -23,7 +23,15 @@ from .patterns import safe_name
 
 DIRECTIONS = ("forward", "backward", "both")
 CHANNELS = ("rgba", "y", "a")
+SHAPES_FORMATS = ("blender", "fusion", "nuke", "json", "svg")
 _OBJECT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def text_label(text: str) -> str:
+    """The object a text prompt makes, as the server names it (``models.text.concepts``):
+    the prompt's last word, lower case ("red car" → ``car``; its instances ``car_1``, …)."""
+    words = re.findall(r"[A-Za-z0-9\-]+", text)
+    return words[-1].lower()[:48] if words else "object"
 
 
 class SpecError(ValueError):
@@ -151,6 +159,8 @@ class JobSpec:
     """Re-track only these source frames (from the nearest keyframe); None = what changed."""
     size: tuple[int, int] | None = None
     """(width, height) of the source, when the host knows it: prompts are checked against it."""
+    shapes: tuple[str, ...] = ()
+    """After the mattes, editable shapes in these formats (blender, fusion, nuke, json, svg)."""
 
     def object(self, object_id: str) -> ObjectPrompts:
         """The object named ``object_id``, added if new."""
@@ -169,6 +179,10 @@ class JobSpec:
             raise SpecError(f"direction must be one of {', '.join(DIRECTIONS)}")
         if not self.engine:
             raise SpecError("choose an engine")
+        unknown = [f for f in self.shapes if f not in SHAPES_FORMATS]
+        if unknown:
+            raise SpecError(f"shapes: {unknown[0]!r} is not a format; choose from "
+                            f"{', '.join(SHAPES_FORMATS)}")
         if self.retrack is not None:
             a, b = self.retrack
             if b < a or a < self.first or b > self.last:
@@ -176,6 +190,8 @@ class JobSpec:
                                 f"{self.first}-{self.last}")
         for obj in self.objects:
             for n, kf in obj.keyframes.items():
+                if kf.text is not None and not kf.text.strip():
+                    raise SpecError(f"{obj.id}: the text prompt on frame {n} is empty")
                 if kf and not self.first <= n <= self.last:
                     raise SpecError(f"{obj.id}: the prompt on frame {n} is outside the range "
                                     f"{self.first}-{self.last}")
@@ -211,6 +227,8 @@ class JobSpec:
             spec["objects"] = objects
         if self.finish:
             spec["finish"] = dict(self.finish)
+        if self.shapes:
+            spec["shapes"] = list(self.shapes)
         if self.retrack is not None:
             spec["retrack"] = {"first": int(self.retrack[0]), "last": int(self.retrack[1])}
         return spec

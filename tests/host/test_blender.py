@@ -80,7 +80,19 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, hub: Path):
+def host_hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Hugging Face cache with the tiny random SAM 2 (track) and SAM 3 (text) models."""
+    from tiny_text import save_to_hub
+    from tiny_track import save_hub
+
+    root = tmp_path_factory.mktemp("host-hub")
+    save_hub(root)
+    return save_to_hub(root)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, host_hub: Path):
+    hub = host_hub
     with pytest.MonkeyPatch.context() as mp:  # ServerProcess copies os.environ at start
         mp.setenv("HF_HUB_CACHE", str(hub))
         mp.setenv("HF_HUB_OFFLINE", "1")

@@ -36,6 +36,16 @@ def _resolve(g: dict) -> Any:
     return None
 
 
+def _bmd(g: dict) -> Any:
+    bmd = g.get("bmd")
+    if bmd is None:
+        try:
+            import BlackmagicFusion as bmd  # Fusion's own module, when not injected
+        except ImportError:
+            bmd = None
+    return bmd
+
+
 def _ui(g: dict) -> tuple[Any, Any]:
     fu = _fusion(g)
     bmd = g.get("bmd")
@@ -88,7 +98,7 @@ def _open(g: dict, make_target: Any, name: str) -> int:
         return 1
     from .panel import Panel
 
-    Panel(ui, disp, make_target(), _client_factory(name)).run()
+    Panel(ui, disp, make_target(), _client_factory(name), _bmd(g)).run()
     return 0
 
 

@@ -14,10 +14,10 @@ import json
 import queue
 from typing import Any
 
-from segmatte.client.jobspec import DIRECTIONS, JobSpec, Output, SpecError
+from segmatte.client.jobspec import DIRECTIONS, JobSpec, ObjectPrompts, Output, SpecError, text_label
 from segmatte.client.patterns import clip_stem
 
-from . import fusion_nodes
+from . import fusion_nodes, shapes
 from .job import (
     MatteJob,
     Snapshot,
@@ -37,6 +37,8 @@ AUTO = "auto"
 """Direction: the server decides (a session: both ways from a new keyframe, one way after a
 correction); a job: forward from the first frame, else both."""
 OBJECT_ID = "object"
+SHAPES = ("no shapes", "fusion", "fusion,json", "fusion,nuke,json")
+"""The Shapes option of a job: formats written beside the mattes (segmatte shapes --to)."""
 
 
 def build_window(ui: Any, disp: Any, title: str) -> Any:
@@ -58,10 +60,15 @@ def build_window(ui: Any, disp: Any, title: str) -> Any:
                  ui.Button({"ID": "remove", "Text": "Remove"}),
                  ui.Button({"ID": "preview", "Text": "Preview frame"})]),
             ui.Label({"ID": "preview_info", "Text": "", "WordWrap": True}),
+            row([ui.Label({"Text": "Text", "Weight": 0}),
+                 ui.LineEdit({"ID": "text", "PlaceholderText": "red car"}),
+                 ui.Button({"ID": "find", "Text": "Find at playhead"})]),
             row([ui.Label({"Text": "Options", "Weight": 0}),
                  ui.LineEdit({"ID": "options", "PlaceholderText": '{"screen": "blue"}'})]),
             row([ui.Label({"Text": "Output folder", "Weight": 0}), ui.LineEdit({"ID": "folder"})]),
-            row([ui.Label({"Text": "When done", "Weight": 0}), ui.ComboBox({"ID": "attach"})]),
+            row([ui.Label({"Text": "When done", "Weight": 0}), ui.ComboBox({"ID": "attach"}),
+                 ui.Label({"Text": "Shapes", "Weight": 0}), ui.ComboBox({"ID": "shapes"}),
+                 ui.Button({"ID": "make_shapes", "Text": "Shapes"})]),
             ui.Label({"ID": "progress", "Text": ""}),
             ui.Label({"ID": "status", "Text": "", "WordWrap": True}),
             row([ui.Button({"ID": "go", "Text": "Go"}),
@@ -81,8 +88,9 @@ def engine_models(engine: dict) -> list:
 class Panel:
     """Controller: reads the target, fills the pickers, runs one job at a time, attaches."""
 
-    def __init__(self, ui: Any, disp: Any, target: Any, client_factory: Any) -> None:
-        self.ui, self.disp, self.target = ui, disp, target
+    def __init__(self, ui: Any, disp: Any, target: Any, client_factory: Any,
+                 bmd: Any = None) -> None:
+        self.ui, self.disp, self.target, self.bmd = ui, disp, target, bmd
         self.client_factory = client_factory
         self.win = build_window(ui, disp, target.title)
         self.items = self.win.GetItems()
@@ -92,6 +100,11 @@ class Panel:
         self.job: MatteJob | None = None
         self.attached = False
         self.keys = KeyList(OBJECT_ID)
+        self.texts: dict[int, str] = {}
+        """Text prompts by source frame (the text engine finds every instance)."""
+        self.last_spec: dict | None = None
+        self.shapes_job = False
+        """The running job only makes shapes of the last one's mattes (nothing to attach)."""
         self.roto: RotoSession | None = None
         self.attached_patterns: set[str] = set()
         self.log = capture_client_log()
@@ -104,6 +117,8 @@ class Panel:
         on.add.Clicked = self.on_add
         on.remove.Clicked = self.on_remove
         on.preview.Clicked = self.on_preview
+        on.find.Clicked = self.on_find
+        on.make_shapes.Clicked = self.on_shapes
         on.engine.CurrentIndexChanged = self.on_engine
         disp.On.Timeout = self.tick  # the UIManager Timer example's event
         getattr(on, TIMER_ID).Timeout = self.tick  # harmless if also delivered per ID
@@ -111,6 +126,8 @@ class Panel:
             self.items["direction"].AddItem(d)
         for mode in target.modes:
             self.items["attach"].AddItem(mode)
+        for choice in SHAPES:
+            self.items["shapes"].AddItem(choice)
 
     # --- life cycle -----------------------------------------------------------
 
@@ -183,7 +200,7 @@ class Panel:
     def show_keys(self, current: int | None = None) -> None:
         combo = self.items["keys"]
         combo.Clear()
-        lines = self.keys.lines()
+        lines = self.keys.lines() + [f"frame {n}: find '{t}'" for n, t in sorted(self.texts.items())]
         for line in lines:
             combo.AddItem(line)
         if current is not None:
@@ -211,7 +228,10 @@ class Panel:
         except (IndexError, ValueError):
             self.say("no prompt chosen in the list")
             return
-        self.keys.remove(frame)
+        if " find '" in text:
+            self.texts.pop(frame, None)
+        else:
+            self.keys.remove(frame)
         self.show_keys()
         self.say(f"removed the prompts on frame {frame}")
 
@@ -330,13 +350,19 @@ class Panel:
         options = self.read_options()
         if options is None or not self.take_typed():
             return
-        if engine.get("needs_objects") and not self.keys:
+        if engine.get("needs_objects") and not self.keys and not self.texts:
             self.say(f"the {engine['name']} engine needs a prompt: a point or a box")
+            return
+        if self.texts and not takes_text(engine):
+            self.say(f"the {engine['name']} engine cannot take the text prompt "
+                     f"'{next(iter(self.texts.values()))}': choose the text engine")
             return
         spec = self.make_spec(engine, options)
         if spec is None:
             return
         self.attached = False
+        self.shapes_job = False
+        self.last_spec = spec
         self._remove_preview()
         if self.session_engine(engine):
             roto = self.session_for(engine, options)
@@ -375,14 +401,89 @@ class Panel:
                        output=Output(self.items["folder"].Text.strip() or shot.default_folder(),
                                      f"{clip_stem(shot.name)}_{engine['name']}"),
                        model=None if model in ("", DEFAULT_MODEL) else model, options=options,
-                       objects=[self.keys.to_object()] if self.keys and takes_prompts(engine)
-                       else [],
-                       direction=self.direction_for_job(), size=shot.size)
+                       objects=self.objects() if takes_prompts(engine) else [],
+                       direction=self.direction_for_job(), size=shot.size,
+                       shapes=self.shape_formats())
         try:
             return spec.to_dict()
         except SpecError as exc:
             self.say(str(exc))
             return None
+
+    def objects(self) -> list[ObjectPrompts]:
+        """The typed prompts' object, then one object per text label (``car``: its
+        instances become the layers ``car_1``, ``car_2``, … on the server)."""
+        out = [self.keys.to_object()] if self.keys else []
+        by_label: dict[str, ObjectPrompts] = {}
+        for frame, text in sorted(self.texts.items()):
+            label = text_label(text)
+            by_label.setdefault(label, ObjectPrompts(label)).add(frame, text=text)
+        return out + list(by_label.values())
+
+    def shape_formats(self) -> tuple[str, ...]:
+        chosen = self.items["shapes"].CurrentText
+        if not chosen or chosen == SHAPES[0]:
+            return ()
+        return tuple(f for f in chosen.split(",") if f)
+
+    # --- text prompts and shapes -------------------------------------------------------
+
+    def on_find(self, ev: Any = None) -> None:
+        """Keep the typed text on the playhead's frame: the text engine finds every instance."""
+        if not self.read_target():
+            self.say(self.items["clip"].Text)
+            return
+        text = self.items["text"].Text.strip()
+        if not text:
+            self.say("type what to find (e.g. red car) in the Text field first")
+            return
+        frame = self.shot.keyframe
+        self.texts[frame] = text
+        self.items["text"].Text = ""
+        self.show_keys(frame)
+        text_engine = next((e for e in self.engines if e.get("name") == "text"), None)
+        engine = self.current_engine()
+        if text_engine is not None and not takes_text(engine or {}):
+            self.items["engine"].CurrentText = "text"
+            self.on_engine()
+        label = text_label(text)
+        self.say(f"frame {frame}: find '{text}' (layers {label}_1, {label}_2, …)")
+
+    def on_shapes(self, ev: Any = None) -> None:
+        """Polygon masks of the last job's mattes in the Fusion comp; when the job wrote no
+        Fusion shapes, the same job is sent again with them (the server skips its mattes)."""
+        snap = self.job.snapshot if self.job is not None else None
+        if snap is None or snap.state != "done" or not snap.manifest:
+            if snap is not None and not snap.finished:
+                self.say("wait for the job to end, then press Shapes")
+            else:
+                self.say("run a job first: Shapes traces its mattes")
+            return
+        if shapes.is_current(snap.manifest):
+            self.add_shapes(snap.manifest)
+            return
+        if self.last_spec is None:
+            self.say("this window did not send the last job: run it again")
+            return
+        spec = {**self.last_spec, "shapes": sorted(set(self.last_spec.get("shapes") or ())
+                                                    | {"fusion"})}
+        self.shapes_job = True
+        self.job = MatteJob(self.client_factory, submit_launch(spec)).start()
+        self.say("making shapes of the mattes on the server…")
+
+    def add_shapes(self, manifest: str) -> None:
+        try:
+            comp, offset = self.target.shapes_comp()
+            names = shapes.paste(comp, self.bmd, shapes.setting_of(manifest), offset)
+        except (shapes.ShapesError, fusion_nodes.FusionError) as exc:
+            self.say(str(exc))
+            return
+        except Exception as exc:  # what Fusion raises is undocumented: say it, never a trace
+            self.say(f"adding the shapes failed: {exc}")
+            return
+        self.say(f"added {len(names)} Polygon mask(s) to the Fusion comp: {', '.join(names)}"
+                 if names else f"the comp holds no new Polygon mask after pasting "
+                 f"{shapes.setting_of(manifest)}")
 
     def on_cancel(self, ev: Any = None) -> None:
         if self.job is not None and not self.job.snapshot.finished:
@@ -406,7 +507,10 @@ class Panel:
         self.say(snap.message)
         if snap.state == "done" and not self.attached:
             self.attached = True
-            self._attach(snap)
+            if self.shapes_job:
+                self.add_shapes(snap.manifest)
+            else:
+                self._attach(snap)
 
     def _take_engines(self) -> None:
         try:
@@ -442,6 +546,11 @@ class Panel:
             return
         self.attached_patterns.update(s.pattern for s in fresh)
         self.say("; ".join(lines))
+
+
+def takes_text(engine: dict) -> bool:
+    """Whether the server's engine takes text prompts (the text engine)."""
+    return "text" in (engine.get("prompts") or ())
 
 
 def takes_prompts(engine: dict) -> bool:

@@ -69,6 +69,22 @@ class ResolveTarget:
         g_in = fusion_nodes.number(media_in, "GlobalIn") if media_in is not None else None
         return (g_in or 0) + frame - (self.clip.first if self.clip else frame)
 
+    def shapes_comp(self) -> tuple[Any, int]:
+        """The item's Fusion comp (made when it has none) and the offset from source frame
+        to comp time there."""
+        item = self.clip.item if self.clip else None
+        if item is None:
+            raise fusion_nodes.FusionError("no clip was read")
+        if resolve_clip._int(item.GetFusionCompCount()):
+            comp = item.GetFusionCompByIndex(1)
+        else:
+            comp = item.AddFusionComp()
+        if comp is None:
+            raise fusion_nodes.FusionError("Resolve made no Fusion comp for the clip")
+        media_in = fusion_nodes.media_in(comp)
+        g_in = fusion_nodes.number(media_in, "GlobalIn") if media_in is not None else None
+        return comp, (g_in or 0) - self.clip.first
+
     def attach(self, sequences: list, mode: str) -> list[str]:
         if self.clip is None:
             raise attach.AttachError("no clip was read")
@@ -123,6 +139,9 @@ class FusionTarget:
 
     def comp_time(self, frame: int) -> int:
         return self.comp_start + frame - self.first
+
+    def shapes_comp(self) -> tuple[Any, int]:
+        return self.comp, self.comp_start - self.first
 
     def attach(self, sequences: list, mode: str) -> list[str]:
         done = []

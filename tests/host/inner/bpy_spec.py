@@ -40,8 +40,9 @@ def test_range_follows_the_direction(ext, engines, clip, direction, first, last)
     assert spec["direction"] == direction.lower()
     assert spec["source"].endswith("numbered.####.png")
     assert [k["frame"] for k in spec["objects"][0]["keyframes"]] == [1004]
-    assert target == {"kind": "CLIP", "name": clip.name, "scene": "Scene", "shift": 900,
-                      "compositor": True}
+    assert {k: target[k] for k in ("kind", "name", "scene", "shift", "compositor")} == {
+        "kind": "CLIP", "name": clip.name, "scene": "Scene", "shift": 900, "compositor": True}
+    assert target["spec"] == spec and target["shapes"] is False
 
 
 def test_objects_and_keyframe_on_the_current_source_frame(ext, engines, clip):
