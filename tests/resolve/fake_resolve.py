@@ -752,6 +752,23 @@ class Comp(Strict):
         record("Comp", "GetAttrs")
         return {"COMPN_RenderStart": float(self.render[0]), "COMPN_RenderEnd": float(self.render[1])}
 
+    @readme(GUIDE, "Composition.Paste(settings): pastes a tool from the clipboard or a "
+                   "settings table")
+    def Paste(self, settings: dict | None = None) -> bool:
+        """Adds every tool of the table's ``Tools`` under its name (Fusion renames a taken
+        name; the fake appends ``_1``) with its ``Inputs``; the table stays on ``.setting``."""
+        record("Comp", "Paste", sorted((settings or {}).get("Tools", {})))
+        if not settings or "Tools" not in settings:
+            return False
+        for name, table in settings["Tools"].items():
+            while any(t.name == name for t in self.tools):
+                name = f"{name}_1"
+            tool = Tool(self, getattr(table, "type", "") or "Tool", name)
+            tool.inputs.update(table.get("Inputs", {}) if isinstance(table, dict) else {})
+            tool.setting = table
+            self.tools.append(tool)
+        return True
+
     @readme(GUIDE, "Comp.Lock()")
     def Lock(self) -> None:
         record("Comp", "Lock")
@@ -999,6 +1016,18 @@ class Bmd(Strict):
     def __init__(self, driver: Any = None) -> None:
         self.driver = driver
         self.dispatchers: list[UIDispatcher] = []
+
+    @readme(GUIDE, "bmd.readfile(filename): reads a settings file (.setting, .comp) into a "
+                   "table")
+    def readfile(self, filename: str) -> dict | None:
+        from hostfiles import parse_lua_table
+
+        record("bmd", "readfile", filename)
+        try:
+            with open(filename, encoding="utf-8") as f:
+                return parse_lua_table(f.read())
+        except (OSError, ValueError):
+            return None
 
     @readme(UI, "Bmd.UIDispatcher(ui)")
     def UIDispatcher(self, ui: UIManager) -> UIDispatcher:

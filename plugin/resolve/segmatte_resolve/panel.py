@@ -467,7 +467,7 @@ class Panel:
             return
         spec = {**self.last_spec, "shapes": sorted(set(self.last_spec.get("shapes") or ())
                                                     | {"fusion"})}
-        self.shapes_job = True
+        self.shapes_job, self.attached = True, False
         self.job = MatteJob(self.client_factory, submit_launch(spec)).start()
         self.say("making shapes of the mattes on the server…")
 
