@@ -196,3 +196,37 @@ def test_shapes_button_after_a_job_without_shapes(green_clip: str, on_server, sc
     assert len(fr.calls("AddTrack")) == 1  # the shapes job attached nothing
     (comp,) = host.item.comps
     _check_pasted(comp)
+
+
+def test_fusion_comp_script_pastes_shapes_at_the_loaders_comp_times(
+        green_clip: str, on_server, scripts: Path, tmp_path: Path) -> None:
+    """Standalone Fusion: the selected Loader shows source frames 5..10 at comp times
+    105..110, so the pasted masks are keyed there."""
+    comp = fr.Comp(render=(105, 110))
+    src = comp._add("Loader")
+    src.inputs.update({"Clip": green_clip, "GlobalIn": 100, "GlobalOut": 111,
+                       "ClipTimeStart": 0, "ClipTimeEnd": 11})
+    src.attrs.update({"TOOLIT_Clip_Width": {1: 64}, "TOOLIT_Clip_Height": {1: 48}})
+    src.selected = True
+    comp.CurrentTime = 107
+    seen: dict = {}
+
+    def play(win: fr.Window):
+        items = win.GetItems()
+        while not items["engine"].items:
+            yield
+        items["engine"].CurrentText = "key"
+        items["shapes"].CurrentText = "fusion"
+        items["folder"].Text = str(tmp_path / "m")
+        win.click("go")
+        yield from wait_for(items, "cuts")
+        win.click("make_shapes")
+        seen["status"] = items["status"].Text
+        win.close()
+
+    Host(green_clip).run(scripts / "Comp" / LAUNCHER, play, comp=comp, with_resolve=False)
+    assert seen["status"].startswith("added 1 Polygon mask(s)"), seen["status"]
+    tools = {t.name: t for t in comp.tools}
+    (mask,) = _masks(comp).values()
+    keys = tools[mask.inputs["Polyline"]["SourceOp"]].setting["KeyFrames"]
+    assert sorted(keys) == list(range(105, 111))

@@ -101,3 +101,31 @@ def test_manifest_reader_gives_sequences_gaps_and_doubtful_frames(tmp_path):
     bad.write_text("{")
     with pytest.raises(M.ManifestError, match="cannot read the manifest"):
         M.read_manifest(str(bad))
+
+
+def test_text_prompts_and_shapes_go_into_the_spec():
+    from segmatte.client.jobspec import JobSpec, ObjectPrompts, Output, SpecError, text_label
+    from segmatte.models.text.concepts import label_for
+    from segmatte.server.spec import parse_spec
+
+    for text in ("red car", "Green Disc!", "a-b c_d", "  "):
+        assert text_label(text) == label_for(text)  # the host names objects as the server does
+    obj = ObjectPrompts(text_label("red car"))
+    obj.add(1004, text="red car")
+    spec = JobSpec("/clips/a.mov", 1001, 1010, "text", Output("/out"), objects=[obj],
+                   shapes=("fusion", "json"))
+    body = spec.to_dict()
+    assert body["objects"] == [{"id": "car", "keyframes": [{"frame": 1004, "text": "red car"}]}]
+    assert body["shapes"] == ["fusion", "json"]
+    parsed = parse_spec(body)
+    assert parsed.shapes == ("fusion", "json")
+    # shapes are made from the mattes: they are not part of the job's identity
+    plain = parse_spec({k: v for k, v in body.items() if k != "shapes"})
+    assert parsed.digest() == plain.digest()
+    assert parsed.settings_digest() == plain.settings_digest()
+    with pytest.raises(SpecError, match="'maya' is not a format"):
+        JobSpec("/a.mov", 1, 2, "key", Output("/o"), shapes=("maya",)).to_dict()
+    empty = ObjectPrompts("car")
+    empty.add(1, text=" ")
+    with pytest.raises(SpecError, match="the text prompt on frame 1 is empty"):
+        JobSpec("/a.mov", 1, 2, "text", Output("/o"), objects=[empty]).to_dict()
