@@ -165,6 +165,8 @@ class SEGMATTE_OT_session_start(bpy.types.Operator):
                 return
             for obj in merged:
                 for number, kf in sorted(obj.keyframes.items()):
+                    if not (kf.points or kf.boxes):
+                        continue  # text or a mask only: sessions take clicks
                     fields = {"replace": True, **{k: v for k, v in kf.to_dict().items()
                                                   if k in ("points", "boxes")}}
                     send_keyframe(sc, obj.id, number, fields)
