@@ -65,9 +65,9 @@ class PersonOptions(EngineOptions):
     foreground: bool = Field(
         False, description="also output the predicted foreground colour as layers "
         "foreground.R, foreground.G, foreground.B")
-    snap: float = Field(
-        1 / 512, ge=0.0, lt=0.5, description="alpha below this becomes exactly 0, above 1 - snap "
-        "exactly 1 (smaller, faster EXRs; invisible)")
+    snap: Annotated[float, Field(ge=0.0, lt=0.5)] | None = Field(
+        None, description="alpha below this becomes exactly 0, above 1 - snap exactly 1 "
+        "(smaller, faster EXRs; invisible); unset: only the writer's snap (0.001), done once")
     device: str | None = Field(
         None, description="torch device ('cpu', 'cuda', 'cuda:1', 'mps'); default: the job's")
     weights: str | None = Field(
@@ -179,15 +179,15 @@ class PersonEngine(Engine):
         src = torch.from_numpy(image).to(device).permute(2, 0, 1).unsqueeze(0)
         src = src.contiguous(memory_format=torch.channels_last)
         ratio = self.options.ratio_for(frame.height, frame.width)
-        out = self.network(src, self._state, ratio)
+        out = self.network(src, self._state, ratio, foreground=self.options.foreground)
         self._state = out.state
         self._previous = (frame.number, frame.image)
         alpha = out.alpha[0, 0]
         snap = self.options.snap
-        if snap > 0:
+        if snap is not None and snap > 0:  # None: the writer's snap is the only one
             alpha = torch.where(alpha < snap, 0.0, torch.where(alpha > 1 - snap, 1.0, alpha))
         layers = {"matte": alpha.float().cpu().numpy()}
-        if self.options.foreground:
+        if out.foreground is not None:
             fgr = out.foreground[0].float().cpu().numpy()
             for i, channel in enumerate("RGB"):
                 layers[f"foreground.{channel}"] = fgr[i]
