@@ -14,7 +14,9 @@
   ``SEGMATTE_TORCH_THREADS`` at 1 and 2 (1 is the old "half the cores" on 2
   cores). ``cpu_ms`` is this process's CPU plus ffmpeg's, per frame.
 - ``goals``: job fps ÷ bare alpha forward fps at the same thread count
-  (goal ≥ 0.9) and the engine forward now ÷ before (goal ≥ 1.5).
+  (goal ≥ 0.9) and the engine forward now ÷ before (goal ≥ 1.5), in wall
+  time and, since a shared machine's wall time swings with its load
+  (``load_avg``), in CPU time too.
 - ``refine_guided_ms``/``reduce_chatter_ms``: the finishing stages per 1080p frame.
 
 Random weights when the real ones are absent (the cost is the same). Shared
@@ -209,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
                                                   3),
             "job_over_before_1_thread_job": round(result["job"][str(t)]["fps"]
                                                   / result["job"][str(threads[0])]["fps"], 3),
+            # CPU-bound machine: the forward's share of the job's CPU (decode, write, …
+            # included) is what the job could reach with the forward on its own core.
+            "forward_cpu_over_job_cpu": round(result["forward"][str(t)]["alpha"]["cpu_ms"]
+                                              / result["job"][str(t)]["cpu_ms"], 3),
+            "forward_cpu_before_over_now": round(
+                result["forward"][str(threads[0])]["before"]["cpu_ms"]
+                / result["forward"][str(t)]["alpha"]["cpu_ms"], 3),
         } for t in threads}
     result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     text = json.dumps(result, indent=2)
