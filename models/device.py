@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-
 ThreadPolicy = Literal["half", "all"]
 
 

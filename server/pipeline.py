@@ -46,6 +46,7 @@ from segmatte.models.frames import ClipInfo, Frame, Matte
 from segmatte.models.prompts import prompt_digest
 
 from .media import MediaError, MediaInfo, check_frames, open_reader, probe, read_frame
+from .output import foreground as fg_out
 from .output.exr import (
     file_sha256,
     is_complete,
@@ -54,7 +55,6 @@ from .output.exr import (
     stale_temps,
     write_matte,
 )
-from .output import foreground as fg_out
 from .output.layers_exr import write_layers
 from .output.manifest import (
     FrameRecord,

@@ -14,11 +14,11 @@ import json
 import subprocess
 import sys
 
+import clipgen
 import mattegen
 import numpy as np
 import pytest
 
-import clipgen
 from segmatte.server.media import probe, read_frame
 from segmatte.server.media.colour import display_to_linear
 from segmatte.server.output.exr import file_sha256, matte_header, read_matte
