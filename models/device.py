@@ -10,12 +10,13 @@ ran 4–13× slower with torch on 2 threads than on 1 (bench/bench_batch.py).
 So a job on the CPU gives torch half the cores (at least one), unless the user
 said otherwise with ``SEGMATTE_TORCH_THREADS`` (or ``OMP_NUM_THREADS``).
 
-That rule was measured on the key engine, whose per-frame work is light next
-to decoding and writing. Each engine says which rule suits it
-(``Engine.cpu_threads``): ``"half"`` (the default) or ``"all"`` — one thread
-per core, for engines whose network forward is most of the job and whose
-other stages are light (the person engine: on 2 cores its whole 1080p job ran
-faster with torch on 2 threads than on 1, bench/bench_person.py).
+That rule was measured on the key engine. Each engine says which rule suits
+it (``Engine.cpu_threads``): ``"half"`` (the default) or ``"all"`` — one
+thread per core, for an engine whose forward is nearly all of a job. The
+person engine was measured both ways (bench/bench_person.py, 1080p, 2 cores
+shared with other work): torch on 2 threads made its whole job ~3× slower
+than on 1 (0.54 against 1.74 fps), so it keeps ``"half"`` too; no engine
+takes ``"all"`` yet.
 """
 
 from __future__ import annotations
