@@ -9,20 +9,33 @@ threads — the decoder, the writer pool — for the same cores: on 2 cores a jo
 ran 4–13× slower with torch on 2 threads than on 1 (bench/bench_batch.py).
 So a job on the CPU gives torch half the cores (at least one), unless the user
 said otherwise with ``SEGMATTE_TORCH_THREADS`` (or ``OMP_NUM_THREADS``).
+
+That rule was measured on the key engine. Each engine says which rule suits
+it (``Engine.cpu_threads``): ``"half"`` (the default) or ``"all"`` — one
+thread per core, for an engine whose forward is nearly all of a job. The
+person engine was measured both ways (bench/bench_person.py, 1080p, 2 cores
+shared with other work): torch on 2 threads made its whole job ~3× slower
+than on 1 (0.54 against 1.74 fps), so it keeps ``"half"`` too; no engine
+takes ``"all"`` yet.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Literal
+
+ThreadPolicy = Literal["half", "all"]
 
 
-def cpu_threads() -> int:
-    """The torch thread count a CPU job should use."""
+def cpu_threads(policy: ThreadPolicy = "half") -> int:
+    """The torch thread count a CPU job should use under ``policy`` (the
+    environment variables win over any policy)."""
     for var in ("SEGMATTE_TORCH_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(var, "").strip()
         if value.isdigit() and int(value) > 0:
             return int(value)
-    return max(1, (os.cpu_count() or 2) // 2)
+    cores = os.cpu_count() or 2
+    return max(1, cores if policy == "all" else cores // 2)
 
 
 def resolve(device: str | None = "auto") -> str:
@@ -42,12 +55,12 @@ def resolve(device: str | None = "auto") -> str:
     return "cpu"
 
 
-def configure(device: str) -> None:
+def configure(device: str, policy: ThreadPolicy = "half") -> None:
     """Set torch's CPU thread count for a job on ``device`` (no-op on GPUs)."""
     if device != "cpu":
         return
     import torch
 
-    wanted = cpu_threads()
+    wanted = cpu_threads(policy)
     if torch.get_num_threads() != wanted:
         torch.set_num_threads(wanted)

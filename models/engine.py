@@ -106,6 +106,9 @@ class Engine(ABC):
     Options: ClassVar[type[EngineOptions]] = EngineOptions
     temporal: ClassVar[bool] = False
     needs_objects: ClassVar[bool] = False
+    cpu_threads: ClassVar[Literal["half", "all"]] = "half"
+    """How many CPU threads torch gets for this engine's jobs on the CPU (see
+    :mod:`segmatte.models.device`): half the cores, or all of them."""
     prompt_kinds: ClassVar[frozenset[str]] = frozenset()
     """Kinds of keyframe prompt the engine takes: ``points``, ``boxes``, ``mask``, ``text``.
     Checked at the door (an engine that takes none ignores no prompts: it refuses them)."""

@@ -46,6 +46,7 @@ from segmatte.models.frames import ClipInfo, Frame, Matte
 from segmatte.models.prompts import prompt_digest
 
 from .media import MediaError, MediaInfo, check_frames, open_reader, probe, read_frame
+from .output import foreground as fg_out
 from .output.exr import (
     file_sha256,
     is_complete,
@@ -94,6 +95,9 @@ class JobPlan:
     """The settings digest (``JobSpec.settings_digest``): files with it are this job's."""
     frame_digests: dict[int, str] = field(default_factory=dict)
     """Frame → digest of what its matte depends on (settings + the prompts behind it)."""
+    foreground: bool = False
+    """Also write the engine's foreground colour (``name_foreground.####.exr``, see
+    :mod:`segmatte.server.output.foreground`)."""
 
     @property
     def numbers(self) -> range:
@@ -119,8 +123,8 @@ class JobPlan:
         """Several layers in one EXR per frame (channels ``<layer>.A``)."""
         return self.spec.output.layers == "channels" and len(self.layers) > 1
 
-    def paths(self, number: int) -> dict[str, Path]:
-        """Each layer's file for a source frame (one shared file when multichannel)."""
+    def matte_paths(self, number: int) -> dict[str, Path]:
+        """Each layer's matte file for a source frame (one shared file when multichannel)."""
         out = self.spec.output
         if self.multichannel:
             shared = sequence_path(self.folder, out.name, number, out.padding)
@@ -131,6 +135,16 @@ class JobPlan:
                                  None if single else layer)
             for layer in self.layers
         }
+
+    def paths(self, number: int) -> dict[str, Path]:
+        """Every file of a source frame: the mattes, then the foreground when asked
+        (key ``foreground``): resume, the door and the manifest treat them alike."""
+        paths = self.matte_paths(number)
+        if self.foreground:
+            out = self.spec.output
+            paths[fg_out.LAYER] = sequence_path(self.folder, out.name, number, out.padding,
+                                                fg_out.LAYER)
+        return paths
 
     @property
     def manifest(self) -> Path:
@@ -149,6 +163,17 @@ def _layer_names(spec: JobSpec, options: EngineOptions,
     if planned is not None:
         return tuple(planned(spec.model))
     return tuple(o.id for o in spec.objects) if spec.objects else ("matte",)
+
+
+def _wants_foreground(options: EngineOptions, layers: tuple[str, ...]) -> bool:
+    """Whether the engine's options ask for its foreground colour (``foreground``),
+    and the job can pair it with one matte."""
+    if not getattr(options, "foreground", False):
+        return False
+    if len(layers) != 1:
+        raise SpecError("the foreground layer goes with a single matte; this job writes "
+                        f"{len(layers)} layers ({', '.join(layers)})")
+    return True
 
 
 def _check_folder(folder: Path) -> None:
@@ -247,11 +272,13 @@ def check_job(spec: JobSpec) -> JobPlan:
         raise SpecError("direction both needs a keyframe inside the frame range")
     folder = Path(spec.output.folder).expanduser().absolute()
     settings = spec.settings_digest()
+    layers = _layer_names(spec, options, engine_cls)
     plan = JobPlan(spec=spec, media=media, engine_cls=engine_cls, options=options, first=first,
-                   last=last, layers=_layer_names(spec, options, engine_cls),
+                   last=last, layers=layers,
                    digest=spec.digest(),
                    folder=folder, settings=settings,
-                   frame_digests=frame_digests(spec, engine_cls, first, last, settings))
+                   frame_digests=frame_digests(spec, engine_cls, first, last, settings),
+                   foreground=_wants_foreground(options, layers))
     check_output(plan)
     return plan
 
@@ -322,24 +349,27 @@ def _frames(media: MediaInfo, numbers: list[int], readers: list) -> Iterator[Fra
             yield from reader
 
 
-def write_frame(plan: JobPlan, matte: Matte, metadata: dict[str, str | int]) -> FrameRecord:
+def write_frame(plan: JobPlan, matte: Matte, metadata: dict[str, str | int],
+                colour: np.ndarray | None = None) -> FrameRecord:
     """Write one frame's layers as the plan names them; return its manifest record.
 
-    Shared by jobs and interactive sessions (``segmatte.server.sessions``), so
-    a matte written from a session is the same file a job would write.
+    ``colour`` is the engine's foreground colour (H×W×3) when the plan writes
+    the foreground layer. Shared by jobs and interactive sessions
+    (``segmatte.server.sessions``), so a matte written from a session is the
+    same file a job would write.
     """
     out = plan.spec.output
     files = {}
     metadata = {**metadata, "job": plan.frame_digest(matte.number), "settings": plan.settings}
     if plan.multichannel:
-        path = next(iter(plan.paths(matte.number).values()))
+        path = next(iter(plan.matte_paths(matte.number).values()))
         layers = {layer: matte.layers[layer] if layer in matte.layers else matte.layer()
                   for layer in plan.layers}
         digest = write_layers(path, layers, compression=out.compression, datatype=out.datatype,
                               metadata={**metadata, "frame": matte.number,
                                         "layer": ",".join(plan.layers)})
         files = {layer: (path, digest) for layer in plan.layers}
-    for layer, path in ({} if plan.multichannel else plan.paths(matte.number)).items():
+    for layer, path in ({} if plan.multichannel else plan.matte_paths(matte.number)).items():
         alpha = matte.layers[layer] if layer in matte.layers else matte.layer()
         meta = {**metadata, "frame": matte.number, "layer": layer}
         digest = write_matte(path, alpha, channels=out.channels, compression=out.compression,
@@ -349,6 +379,17 @@ def write_frame(plan: JobPlan, matte: Matte, metadata: dict[str, str | int]) -> 
     # flagged so an artist can find the frames to fix from the manifest.
     flags = {layer: ["empty"] for layer in files
              if not np.any(matte.layers.get(layer, matte.layer()))}
+    if plan.foreground:
+        if colour is None:
+            raise EngineError(f"the {plan.spec.engine} engine gave no foreground colour for "
+                              f"frame {matte.number}")
+        path = plan.paths(matte.number)[fg_out.LAYER]
+        digest = fg_out.write_foreground(
+            path, colour, matte.layer(plan.layers[0]) if plan.layers[0] in matte.layers
+            else matte.layer(), linear_source=plan.media.linear, compression=out.compression,
+            datatype=out.datatype,
+            metadata={**metadata, "frame": matte.number, "layer": fg_out.LAYER})
+        files[fg_out.LAYER] = (path, digest)
     return FrameRecord.make(plan.folder, matte.number, files, matte.scores, flags,
                             digest=plan.frame_digest(matte.number))
 
@@ -459,8 +500,9 @@ class _JobRun:
         self.emit(FrameWritten(job=self.job_id, frame=number, skipped=True,
                                paths=tuple(str(p) for p in self.plan.paths(number).values())))
 
-    def write(self, pool: WriterPool, matte: Matte) -> None:
-        future = pool.submit(_write_frame, self.plan, matte, self.metadata, frame=matte.number)
+    def write(self, pool: WriterPool, matte: Matte, colour: np.ndarray | None = None) -> None:
+        future = pool.submit(_write_frame, self.plan, matte, self.metadata, colour,
+                             frame=matte.number)
         self.pending.append((matte.number, future))
         self.collect(block=False)
 
@@ -491,7 +533,7 @@ class _JobRun:
     # -- the run ----------------------------------------------------------------
     def run(self) -> Event:
         plan, spec = self.plan, self.plan.spec
-        device_config.configure(self.device)
+        device_config.configure(self.device, plan.engine_cls.cpu_threads)
         plan.folder.mkdir(parents=True, exist_ok=True)
         # A writer killed mid-frame leaves its temporary file: never a frame, so gone.
         finals = {p.name for n in plan.numbers for p in plan.paths(n).values()}
@@ -539,6 +581,9 @@ class _JobRun:
         for p in passes:
             reads += [(n, False) for n in p.prime] + [(n, True) for n in p.frames]
         held: dict[int, Frame] = {}  # frames whose picture the finishing stage still needs
+        # The engine's foreground colour skips finishing (it is no matte) and
+        # waits here for its finished matte: reduce chatter's look-ahead delays it.
+        colours: dict[int, np.ndarray | None] = {}
 
         def tap(frames: Iterator[Frame]) -> Iterator[Frame]:
             for frame, (_number, emits) in zip(frames, reads, strict=False):
@@ -550,9 +595,10 @@ class _JobRun:
 
         def finished(mattes: list[Matte], pool: WriterPool) -> None:
             for matte in mattes:
+                colour = colours.pop(matte.number, None)
                 if matte.number in todo and matte.number not in written:
                     written.add(matte.number)
-                    self.write(pool, matte)
+                    self.write(pool, matte, colour)
 
         readers: list = []
         clip = ClipInfo(width=plan.media.width, height=plan.media.height,
@@ -570,6 +616,9 @@ class _JobRun:
                             if matte.number != number:
                                 raise EngineError(f"the {spec.engine} engine yielded frame "
                                                   f"{matte.number} where {number} was due")
+                            colour = fg_out.take_colour(matte.layers)
+                            if plan.foreground:
+                                colours[number] = colour
                             if number in p.breaks:
                                 finished(stage.flush(), pool)  # a segment starts
                             finished(stage.push(held.pop(number, None), matte), pool)

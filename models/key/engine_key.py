@@ -65,8 +65,9 @@ class KeyOptions(EngineOptions):
         True, description="chroma, screen keyer: key in linear light (frames decoded from "
         "sRGB/Rec.709), where soft edges mix linearly")
     foreground: bool = Field(
-        False, description="chroma, screen keyer: also output the subject's despilled colour "
-        "(screen light unmixed, screen channel limited) as layers foreground.R/G/B")
+        False, description="chroma, screen keyer: also write the subject's despilled colour "
+        "(screen light unmixed, screen channel limited) as an RGBA premultiplied EXR "
+        "sequence beside the matte (name_foreground.####.exr)")
     despill: Unit = Field(
         1.0, description="chroma, screen keyer with foreground: despill strength, 0-1")
     softness: float | None = Field(
@@ -102,6 +103,13 @@ class KeyOptions(EngineOptions):
         if self.mode == "difference" and self.clean_plate is None:
             raise ValueError("the difference key needs a clean_plate: a source frame number "
                              "or the path of an image")
+        return self
+
+    @model_validator(mode="after")
+    def _foreground_needs_screen_keyer(self) -> KeyOptions:
+        if self.foreground and not (self.mode == "chroma" and self.keyer == "screen"):
+            raise ValueError("foreground (the despilled subject colour) comes from the chroma "
+                             "screen keyer: set mode=chroma and keyer=screen, or drop foreground")
         return self
 
     @property

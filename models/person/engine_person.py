@@ -63,11 +63,11 @@ class PersonOptions(EngineOptions):
         0.5, gt=0.0, le=1.0, description="colour-histogram distance (0-1) between consecutive "
         "frames above which a cut is detected")
     foreground: bool = Field(
-        False, description="also output the predicted foreground colour as layers "
-        "foreground.R, foreground.G, foreground.B")
-    snap: float = Field(
-        1 / 512, ge=0.0, lt=0.5, description="alpha below this becomes exactly 0, above 1 - snap "
-        "exactly 1 (smaller, faster EXRs; invisible)")
+        False, description="also write the predicted foreground colour as an RGBA "
+        "premultiplied EXR sequence beside the matte (name_foreground.####.exr)")
+    snap: Annotated[float, Field(ge=0.0, lt=0.5)] | None = Field(
+        None, description="alpha below this becomes exactly 0, above 1 - snap exactly 1 "
+        "(smaller, faster EXRs; invisible); unset: only the writer's snap (0.001), done once")
     device: str | None = Field(
         None, description="torch device ('cpu', 'cuda', 'cuda:1', 'mps'); default: the job's")
     weights: str | None = Field(
@@ -80,6 +80,19 @@ class PersonOptions(EngineOptions):
         if not 0 < self.downsample_ratio <= 1:
             raise EngineError(f"downsample_ratio must be in (0, 1], got {self.downsample_ratio}")
         return float(self.downsample_ratio)
+
+
+def network_input(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """An H×W×3 frame as the network's 1×3×H×W channels-last input, without a copy on the CPU.
+
+    The batch axis is added before the permute so the strides are the
+    canonical channels-last ones ``(H·W·3, 1, W·3, 3)``: permuting first and
+    unsqueezing after gives a batch stride of 3, which torch still calls
+    channels-last but which made the 1080p forward ~30 % slower on the CPU
+    (bench/bench_person.py).
+    """
+    array = np.ascontiguousarray(image, dtype=np.float32)
+    return torch.from_numpy(array).unsqueeze(0).to(device).permute(0, 3, 1, 2)
 
 
 def _histogram(image: np.ndarray) -> np.ndarray:
@@ -108,6 +121,9 @@ class PersonEngine(Engine):
     Options = PersonOptions
     temporal = True
     needs_objects = False
+    # Half the cores, like the other engines: on a shared 2-core machine torch on
+    # 2 threads made the whole 1080p job ~3× slower than on 1 (bench/bench_person.py).
+    cpu_threads = "half"
 
     def __init__(self, options=None, *, model: str | None = None, device: str = "cpu") -> None:
         super().__init__(options, model=model, device=device)
@@ -175,19 +191,17 @@ class PersonEngine(Engine):
             self._state = None
             self.resets.append(frame.number)
         device = next(self.network.parameters()).device
-        image = np.ascontiguousarray(frame.image, dtype=np.float32)
-        src = torch.from_numpy(image).to(device).permute(2, 0, 1).unsqueeze(0)
-        src = src.contiguous(memory_format=torch.channels_last)
+        src = network_input(frame.image, device)
         ratio = self.options.ratio_for(frame.height, frame.width)
-        out = self.network(src, self._state, ratio)
+        out = self.network(src, self._state, ratio, foreground=self.options.foreground)
         self._state = out.state
         self._previous = (frame.number, frame.image)
         alpha = out.alpha[0, 0]
         snap = self.options.snap
-        if snap > 0:
+        if snap is not None and snap > 0:  # None: the writer's snap is the only one
             alpha = torch.where(alpha < snap, 0.0, torch.where(alpha > 1 - snap, 1.0, alpha))
         layers = {"matte": alpha.float().cpu().numpy()}
-        if self.options.foreground:
+        if out.foreground is not None:
             fgr = out.foreground[0].float().cpu().numpy()
             for i, channel in enumerate("RGB"):
                 layers[f"foreground.{channel}"] = fgr[i]

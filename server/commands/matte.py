@@ -63,6 +63,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
                    help="an engine option (value parsed as JSON when it can be); repeatable")
     g.add_argument("--screen", help="key engine: green, blue or R,G,B (0-1)")
+    g.add_argument("--foreground", action="store_true",
+                   help="person and key (screen keyer) engines: also write the subject's colour "
+                        "as an RGBA premultiplied EXR sequence NAME_foreground.####.exr beside "
+                        "the matte (the engine option foreground=true)")
     g.add_argument("--clean-plate", help="key engine: difference key against this source frame "
                                          "number or image file")
     g.add_argument("--classes", help="semantic engine: classes or groups, e.g. sky,person,vehicle "
@@ -144,6 +148,8 @@ def engine_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def spec_from_args(args: argparse.Namespace) -> JobSpec:
     """Turn parsed CLI arguments into a validated JobSpec (raises SpecError)."""
     options = engine_options_from_args(args)
+    if args.foreground:
+        options["foreground"] = True
     if args.classes:
         options["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
     if args.clean_plate:

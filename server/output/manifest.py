@@ -9,7 +9,8 @@ overwrites another's.
 It lists the job (id, digest, the full spec), the source, engine and model,
 the frame range, the layers and file settings, and per frame the file of each
 layer (path relative to the manifest's folder, so the folder can move) with
-its sha256, plus optional per-layer scores and flags (e.g. ``absent`` where a
+its sha256 — plus, when the job wrote one, the foreground file under the key
+``foreground``, which is not in ``layers`` (those are the mattes hosts attach) — plus optional per-layer scores and flags (e.g. ``absent`` where a
 tracked object left the frame) that help an artist find frames to fix.
 
 The file is replaced atomically (temporary file + rename), so a reader never

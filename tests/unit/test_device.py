@@ -25,3 +25,16 @@ def test_configure_sets_torch_threads_on_cpu_only(monkeypatch):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_thread_policy_per_engine(monkeypatch):
+    from segmatte.models import registry
+
+    monkeypatch.delenv("SEGMATTE_TORCH_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert device.cpu_threads("half") == 4 and device.cpu_threads("all") == 8
+    monkeypatch.setenv("SEGMATTE_TORCH_THREADS", "3")
+    assert device.cpu_threads("all") == 3  # the user's word wins over any policy
+    assert registry.get("person").cpu_threads == "half"  # measured: bench/bench_person.py
+    assert registry.get("key").cpu_threads == "half"

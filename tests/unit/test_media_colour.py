@@ -125,3 +125,25 @@ def test_rolloff_is_smooth_at_the_knee():
     far = colour.highlight_rolloff(np.array([1.0, 4.0, 20.0], np.float32))
     assert far[0] < far[1] < far[2] < 1.0  # highlights stay distinct, never hard-clipped
     np.testing.assert_allclose(far, [0.9, 0.8 + 0.2 * 16 / 17, 0.8 + 0.2 * 96 / 97], rtol=1e-6)
+
+
+def test_display_to_linear_inverts_the_view_transform() -> None:
+    # video: the sRGB decode, the inverse of the OETF
+    s = np.linspace(0, 1, 1001, dtype=np.float32)
+    np.testing.assert_allclose(colour.srgb_oetf(colour.display_to_linear(s, linear_source=False)),
+                               s, atol=2e-6)
+    # scene-linear plates: the roll-off too, so highlights above 1 come back
+    x = np.array([0.0, 0.002, 0.18, 0.7, 0.8, 0.95, 1.0, 2.5, 8.0], np.float32)
+    back = colour.display_to_linear(colour.linear_to_display(x), linear_source=True)
+    np.testing.assert_allclose(back, x, rtol=2e-3, atol=1e-5)
+    assert np.isfinite(colour.display_to_linear(np.ones(3, np.float32), linear_source=True)).all()
+
+
+def test_integer_to_unit_is_the_exact_quotient_product() -> None:
+    raw = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    out = colour.integer_to_unit(raw)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, raw.astype(np.float32) * np.float32(1 / 255))
+    deep = np.array([0, 1, 32768, 65535], np.uint16)
+    np.testing.assert_array_equal(colour.integer_to_unit(deep),
+                                  deep.astype(np.float32) * np.float32(1 / 65535))

@@ -177,3 +177,15 @@ def test_cut_detector_on_real_footage() -> None:
     same_shot = max(histogram_distance(x, y) for x, y in zip(a, a[1:], strict=False))
     assert same_shot < 0.1  # walkers moving: far below the default threshold (0.5)
     assert histogram_distance(a[-1], b[0]) > 0.5  # a cut between the two clips
+
+
+def test_network_input_is_canonical_channels_last_and_shares_memory() -> None:
+    from segmatte.models.person.engine_person import network_input
+
+    image = np.random.default_rng(0).random((48, 64, 3), dtype=np.float32)
+    x = network_input(image)
+    assert x.shape == (1, 3, 48, 64)
+    assert x.stride() == torch.empty(1, 3, 48, 64).contiguous(
+        memory_format=torch.channels_last).stride()  # (H·W·3, 1, W·3, 3): the fast layout
+    assert x.data_ptr() == image.ctypes.data  # no copy on the CPU
+    np.testing.assert_array_equal(x[0].permute(1, 2, 0).numpy(), image)

@@ -147,3 +147,37 @@ def test_tfjs_dequantisation(tmp_path) -> None:
     (tmp_path / "b.bin").write_bytes(blob[4:] + b"\0")
     with pytest.raises(TFJSFormatError, match="bytes"):
         read_tfjs_weights(tmp_path / "m.json")
+
+
+@pytest.mark.parametrize("refiner", ["fast_guided_filter", "deep_guided_filter"])
+@pytest.mark.parametrize(("h", "w", "ratio"), [(75, 101, 0.5), (96, 128, 0.25)])
+def test_alpha_only_forward_equals_the_full_forwards_alpha(refiner: str, h: int, w: int,
+                                                           ratio: float) -> None:
+    # The alpha-only path (no foreground layer asked for) must give the very
+    # alpha the full four-channel refiner gives, on the real module.
+    model = _randomised(RVMConfig(refiner=refiner), seed=2)
+    with torch.no_grad():
+        model.project_mat.bias[3] = 0.5  # alpha inside (0, 1): not hidden by the clamp
+    src = torch.rand(1, 3, h, w)
+    with torch.no_grad():
+        full = model(src, None, ratio)
+        alone = model(src, None, ratio, foreground=False)
+    assert alone.foreground is None and full.foreground is not None
+    assert 0.05 < full.alpha.mean() < 0.95
+    assert (alone.alpha - full.alpha).abs().max().item() <= 1e-6
+    for a, b in zip(alone.state, full.state, strict=True):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+def test_alpha_only_refiner_equals_the_full_refiners_alpha() -> None:
+    from segmatte.models.person.modeling_rvm import RVMFastGuidedFilterRefiner
+
+    torch.manual_seed(3)
+    for padding in ("same", "valid"):
+        refiner = RVMFastGuidedFilterRefiner(RVMConfig(box_filter_padding=padding))
+        fine, base = torch.rand(1, 3, 96, 160), torch.rand(1, 3, 48, 80)
+        fgr, pha = torch.rand(1, 3, 48, 80) - 0.5, torch.rand(1, 1, 48, 80)
+        full_fgr, full_pha = refiner(fine, base, fgr, pha, None)
+        none, alone = refiner(fine, base, fgr, pha, None, foreground=False)
+        assert none is None and full_fgr.shape == (1, 3, 96, 160)
+        assert (alone - full_pha).abs().max().item() <= 1e-6
