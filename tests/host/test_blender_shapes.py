@@ -4,7 +4,8 @@ Runs in the main environment: builds the extension zip, makes mattes of known
 shapes (a ring with a hole, a disc that appears later and moves), runs the
 real ``segmatte shapes`` on them, then runs ``inner_shapes/bpy_shapes.py``
 inside each Blender's environment (``python3 install/blender_envs.py``),
-which creates the Mask and renders it through the compositor.
+which creates the Mask and renders it through the compositor; a second
+matte (a soft-edged annulus beside a hard disc) checks the per-point feather.
 """
 
 from __future__ import annotations
@@ -37,6 +38,23 @@ TIMEOUT = 300
 pytestmark = pytest.mark.slow
 
 
+SOFT = 8.0
+"""Width of the feather test's linear ramp, pixels."""
+ANNULUS = (50.0, 60.0, 34.0, 12.0)
+"""Soft annulus (cx, cy, r_out, r_in): a feathered outer edge and a feathered hole."""
+HARD = (125.0, 60.0, 20.0)
+"""A hard (anti-aliased) disc beside it."""
+
+
+def feather_matte() -> np.ndarray:
+    """A soft-edged annulus (ramp SOFT px across both edges) and a hard disc."""
+    cx, cy, r_out, r_in = ANNULUS
+    yy, xx = np.mgrid[0:H, 0:W] + 0.5
+    d = np.hypot(xx - cx, yy - cy)
+    soft = np.clip(np.minimum(r_out - d, d - r_in) / SOFT + 0.5, 0, 1)
+    return np.maximum(soft, shapegen.discs(W, H, [HARD])).astype(np.float32)
+
+
 def _matte(f: int) -> np.ndarray:
     ring = shapegen.ring(W, H, 105, 62, 36, 14)
     if f < FIRST + 2:
@@ -65,6 +83,14 @@ def data(tmp_path_factory) -> Path:
     assert main(["shapes", str(folder / "m.####.exr"), "--out", str(folder), "--name", "shapes",
                  "--to", "blender"]) == 0
     np.savez(folder / "mattes.npz", **{f"f{f}": m for f, m in mattes.items()})
+    soft = folder / "soft"
+    soft.mkdir()
+    for f in (FIRST, FIRST + 1):
+        write_matte(soft / f"m.{f:04d}.exr", feather_matte())
+    assert main(["shapes", str(soft / "m.####.exr"), "--out", str(folder), "--name", "feather",
+                 "--to", "blender"]) == 0
+    np.savez(folder / "feather.npz", matte=feather_matte(), annulus=np.array(ANNULUS),
+             hard=np.array(HARD), soft=SOFT)
     return folder
 
 

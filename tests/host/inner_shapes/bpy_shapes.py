@@ -115,19 +115,32 @@ def test_operator_makes_one_layer_per_shape_with_every_point(ext, scene, shapes)
 
 
 def test_points_are_keyframed_in_mask_space(ext, scene, shapes):
+    """Hard shapes keep their points (wound counter-clockwise: point 0 stays, the rest may
+    be reversed with the handles swapped, the same way on every frame)."""
     bpy.ops.segmatte.shapes_mask(filepath=str(DATA / "shapes.shapes.json"), frame_start=1)
     obj = shapes["objects"][0]
     mask = bpy.data.masks[f"segmatte {obj['name']}"]
     w, h = shapes["width"], shapes["height"]
     s = max(w, h)
+
+    def conv(p):
+        return (0.5 + (p[0] - w / 2) / s, 0.5 + (h / 2 - p[1]) / s)
+
+    reversed_of: dict[str, bool] = {}
     for frame_key, entries in obj["frames"].items():
         scene.frame_set(int(frame_key) - shapes["first"] + 1)
         for entry in entries:
+            assert all(p["feather"] == 0 for p in entry["points"])
             spline = mask.layers[entry["id"]].splines[0]
-            for point, want in zip(spline.points, entry["points"], strict=True):
-                x, y = want["co"]
-                assert point.co[0] == pytest.approx(0.5 + (x - w / 2) / s, abs=1e-4)
-                assert point.co[1] == pytest.approx(0.5 + (h / 2 - y) / s, abs=1e-4)
+            n = len(entry["points"])
+            rev = reversed_of.setdefault(entry["id"], tuple(spline.points[1].co) != pytest.approx(
+                conv(entry["points"][1]["co"]), abs=1e-4))
+            for j, point in enumerate(spline.points):
+                want = entry["points"][(-j) % n if rev else j]
+                assert tuple(point.co) == pytest.approx(conv(want["co"]), abs=1e-4)
+                assert tuple(point.handle_right) == pytest.approx(
+                    conv(want["left" if rev else "right"]), abs=1e-4)
+                assert point.weight == 0
 
 
 def test_rendered_mask_alpha_is_the_matte(ext, scene, shapes, mattes, tmp_path):
@@ -150,3 +163,95 @@ def test_a_file_that_is_not_shapes_is_one_message(ext, scene, tmp_path):
     bad.write_text('{"format": "other"}')
     with pytest.raises(RuntimeError, match="is not a segmatte shapes file"):
         bpy.ops.segmatte.shapes_mask(filepath=str(bad))
+
+
+# ------------------------------------------------------------------ feather
+# The feather matte (test_blender_shapes.feather_matte): an annulus whose outer
+# edge and hole both ramp linearly over SOFT px, centred on the 0.5 contour,
+# beside a hard disc. Measured on radial profiles (0.25 px bins) around each
+# centre: where the alpha crosses 0.95, 0.5 and 0.05.
+
+
+def _crossings(alpha: np.ndarray, cx: float, cy: float, r0: float, r1: float) -> dict:
+    """Radii (between r0 and r1) where the mean alpha at that radius crosses 0.95/0.5/0.05."""
+    yy, xx = np.mgrid[0:alpha.shape[0], 0:alpha.shape[1]] + 0.5
+    d = np.hypot(xx - cx, yy - cy).ravel()
+    a = alpha.ravel()
+    edges = np.arange(r0, r1 + 0.25, 0.25)
+    idx = np.digitize(d, edges)
+    r = (edges[:-1] + edges[1:]) / 2
+    prof = np.array([a[idx == i].mean() if (idx == i).any() else np.nan
+                     for i in range(1, len(edges))])
+    ok = np.isfinite(prof)
+    r, prof = r[ok], prof[ok]
+    falling = prof[0] > prof[-1]
+    out = {}
+    for level in (0.95, 0.5, 0.05):
+        p = prof if falling else prof[::-1]
+        rr = r if falling else r[::-1]
+        j = int(np.argmax(p < level))  # first bin below the level, walking down the ramp
+        out[level] = float(np.interp(level, [p[j], p[j - 1]], [rr[j], rr[j - 1]])) if j else float(rr[0])
+    out["width"] = abs(out[0.05] - out[0.95]) / 0.9  # full width of a linear ramp
+    return out
+
+
+@pytest.fixture(scope="module")
+def feather():
+    with np.load(DATA / "feather.npz") as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.fixture
+def feather_render(ext, scene, feather, tmp_path):
+    data = json.loads((DATA / "feather.shapes.json").read_text())
+    masks = ext.shapes_mask.create_masks(data, frame_start=1)
+    _compositor(scene, masks[0])
+    return _render_alpha(scene, 1, tmp_path), data
+
+
+def test_feathered_shapes_carry_the_json_feather_as_weight(ext, feather_render):
+    _, data = feather_render
+    obj = data["objects"][0]
+    mask = bpy.data.masks[f"segmatte {obj['name']}"]
+    s = max(data["width"], data["height"])
+    for entry in obj["frames"][str(data["first"])]:
+        spline = mask.layers[entry["id"]].splines[0]
+        want = sorted(p["feather"] / s for p in entry["points"])
+        got = sorted(p.weight for p in spline.points)
+        assert got == pytest.approx(want, abs=1e-4)
+        assert mask.layers[entry["id"]].falloff == "LINEAR"
+
+
+def test_rendered_feather_band_matches_the_soft_matte(feather_render, feather):
+    """The rendered soft band's width and position are the matte's.
+
+    Tolerances: the 0.5 crossing (the contour) within 0.75 px — the fit's own
+    outline error plus the rasteriser's sub-pixel placement; the band's width
+    within 2.5 px of the matte's SOFT — the JSON's feather measures a linear
+    ramp ~2 px short (server/shapes/contours.py takes off the 2 px a hard edge
+    gets from bilinear sampling, soft edges included), Blender renders what the
+    JSON says to ~0.5 px; and its 0.95 / 0.05 ends within 2 px of the matte's."""
+    alpha, data = feather_render
+    matte = feather["matte"]
+    cx, cy, r_out, r_in = (float(v) for v in feather["annulus"])
+    soft = float(feather["soft"])
+    json_feather = np.mean([p["feather"] for e in data["objects"][0]["frames"][str(data["first"])]
+                            for p in e["points"] if not e["hole"] and p["feather"] > 0])
+    for name, r0, r1 in (("outer edge", (r_out + r_in) / 2, r_out + soft + 4),
+                         ("hole", 2.0, (r_out + r_in) / 2)):
+        want, got = _crossings(matte, cx, cy, r0, r1), _crossings(alpha, cx, cy, r0, r1)
+        print(f"{name}: matte {want}, render {got}, JSON feather {json_feather:.2f}")
+        assert abs(got[0.5] - want[0.5]) <= 0.75, f"{name}: contour {got[0.5]:.2f} vs {want[0.5]:.2f}"
+        assert abs(got["width"] - want["width"]) <= 2.5, f"{name}: width {got['width']:.2f}"
+        assert abs(got["width"] - json_feather) <= 1.0, f"{name}: width {got['width']:.2f} vs JSON"
+        for level in (0.95, 0.05):
+            assert abs(got[level] - want[level]) <= 2.0, f"{name}: {level} at {got[level]:.2f}"
+
+
+def test_hard_matte_gives_a_hard_mask_edge(feather_render, feather):
+    alpha, _ = feather_render
+    cx, cy, r = (float(v) for v in feather["hard"])
+    want, got = _crossings(feather["matte"], cx, cy, 2.0, r + 8), _crossings(alpha, cx, cy, 2.0, r + 8)
+    print(f"hard disc: matte {want}, render {got}")
+    assert abs(got[0.5] - want[0.5]) <= 0.5
+    assert abs(got[0.05] - got[0.95]) <= 1.5, f"hard edge {got[0.95]:.2f}–{got[0.05]:.2f}"
