@@ -11,10 +11,11 @@ Mask space is 0–1 with the short axis rescaled about 0.5 (see HOSTS.md): for
 S = max(W, H), x_m = 0.5 + (x − W/2)/S and y_m = 0.5 + (H/2 − y)/S from the
 JSON's top-left pixels. Source frame ``first`` lands on ``frame_start``.
 
-Feather (measured in bpy 4.2–5.2's compositor, and as mask_evaluate /
-mask_rasterize do it): a point's ``weight`` is the feather distance in mask
-units (feather px / S), offset to the *left* of the spline's direction — out
-of the fill for a clockwise spline in mask space (y up), into it for a
+Feather (measured in bpy 4.2–5.2's compositor; the direction is Blender's
+``BKE_mask_point_normal``, n = (−t_y, t_x)): a point's ``weight`` is the
+feather distance in mask units (feather px / S, checked on 100×100 and
+160×120 frames), offset to the *left* of the spline's direction — out of the
+fill for a clockwise spline in mask space (y up), into it for a
 counter-clockwise one, where the fill (always 1) hides it: that is why an
 earlier probe saw no soft edge at small weights. A negative weight draws
 nothing either. The ramp runs from 1 on the spline to 0 on the feather line

@@ -109,7 +109,7 @@ def test_shapes_mask_in_blender(version: str, zips, data: Path, tmp_path: Path) 
         "SEGMATTE_SHAPES_DIR": str(data),
     })
     cmd = [str(python), "-m", "pytest", "-c", str(HERE / "inner" / "pytest.ini"),
-           "--rootdir", str(INNER), "-q", "-rs", "-p", "no:cacheprovider", str(INNER)]
+           "--rootdir", str(INNER), "-q", "-rs", "-s", "-p", "no:cacheprovider", str(INNER)]
     got = subprocess.run(cmd, cwd=INNER, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     lines = [ln for ln in got.stdout.splitlines()
              if not ln.startswith(("Fra:", "Read ", "Saved:", "Time:", " Time:"))]
