@@ -4,8 +4,10 @@ Paste it into a Fusion comp (or Resolve's Fusion page), or load it with the
 Resolve helper. Each shape is a ``PolylineMask`` whose ``Polyline`` input is
 animated by a ``BezierSpline`` with one key per frame (``Value = Polyline {
 Closed = true, Points = {…} }``); the feather goes in the second polyline
-(``Polyline2``: the soft edge's outer line, anchors moved along the outward
-normal by the point's feather). The shapes of one object are chained through
+(``Polyline2``: the soft edge's outer line). The ramp straddles the contour
+as the matte's does: the main polyline sits half the point's feather inside
+the contour (anchors moved along the inward normal), the outer line half
+outside, so the mask's 0.5 level is on the matte's. The shapes of one object are chained through
 ``EffectMask`` in draw order, holes with ``PaintMode`` Subtract, and a shape
 that lives on part of the range has its ``Level`` stepped to 0 outside it.
 
@@ -43,7 +45,8 @@ def _spline(name: str, seg: Segment, width: int, height: int, feather: bool) -> 
     keys = []
     for f in sorted(seg.frames):
         sf = seg.frames[f]
-        off = feather_offsets(sf, seg.hole) if feather else None
+        half = 0.5 * feather_offsets(sf, seg.hole)
+        off = half if feather else -half
         keys.append(f"\t\t\t\t[{f}] = {{ 0, Flags = {{ Linear = true, LockedY = true }}, "
                     f"Value = Polyline {{\n\t\t\t\t\t\tClosed = true,\n\t\t\t\t\t\tPoints = {{\n"
                     f"\t\t\t\t\t\t\t{_points(sf, width, height, off)}\n\t\t\t\t\t\t}}\n\t\t\t\t\t}} }},")

@@ -9,7 +9,8 @@ the right tangent (relative). A value animated over several keys is written
 are IEEE-754 single floats in hex (``x42c80000`` = 100), ``0`` for zero, as
 Nuke writes them. Nuke's y axis points up: y_nuke = H − y. The feather
 curve's vertices are per-point offsets (the soft edge width along the
-outward normal). Shape lifetime is set to the segment's frames. Holes are
+outward normal); the main curve sits half that inside the contour, so the
+ramp straddles the contour as the matte's does. Shape lifetime is set to the segment's frames. Holes are
 separate shapes named ``…_hole``: set their blending mode to *minus* in Nuke
 (the blending attribute is not written).
 
@@ -54,12 +55,13 @@ def _curve(seg: Segment, height: int, feather: bool, indent: str) -> str:
     flip = np.array([1.0, -1.0])
     for k in range(seg.points):
         a = np.array([s.anchors[k] for s in sfs])
+        a_main = a - 0.5 * np.array([feather_offsets(s, seg.hole)[k] for s in sfs])
         left = (np.array([s.left[k] for s in sfs]) - a) * flip
         right = (np.array([s.right[k] for s in sfs]) - a) * flip
         if feather:
             vert = np.array([feather_offsets(s, seg.hole)[k] for s in sfs]) * flip
         else:
-            vert = np.stack([a[:, 0], height - a[:, 1]], axis=1)
+            vert = np.stack([a_main[:, 0], height - a_main[:, 1]], axis=1)
         for v in (left, vert, right):
             lines.append(f"{indent}  {_pair(v[:, 0], v[:, 1])}")
     lines[-1] += "}}"

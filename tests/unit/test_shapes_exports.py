@@ -162,3 +162,50 @@ def test_parsers_refuse_broken_files():
         parse_tcl("Roto { curves {{ }")
     with pytest.raises(ValueError):
         parse_lua_table("{ Tools = ordered() { A = Input { Value = 1, }, }")
+
+
+@pytest.fixture(scope="module")
+def soft_disc() -> ShapeSet:
+    """A still disc of radius 30 whose edge is a 6 px linear ramp."""
+    mattes = {f: shapegen.discs(W, H, [(80, 60, 30)], soft=6.0) for f in (FIRST, FIRST + 1)}
+    res = build_object("soft", sorted(mattes), lambda f: mattes[f], Settings())
+    return ShapeSet(W, H, FIRST, FIRST + 1, [res.shapes], Settings().to_json(),
+                    {"soft": quality(res.shapes, res.ious, 2)}, "synthetic")
+
+
+def _radii(points: np.ndarray) -> float:
+    return float(np.hypot(points[:, 0] - 80, points[:, 1] - 60).mean())
+
+
+def test_fusion_feather_straddles_the_contour(soft_disc):
+    """Main polyline half the feather inside the matte's 0.5 level, the outer one half outside."""
+    data = parse_lua_table(setting_text(soft_disc))
+    tools = data["Tools"]
+    seg = soft_disc.objects[0].segments[0]
+    feather = float(np.mean(seg.frames[FIRST].feather))
+    assert feather == pytest.approx(6.0, abs=0.6)
+    tool = tools[tool_name(soft_disc.objects[0], seg)]
+    radius = {}
+    for key in ("Polyline", "Polyline2"):
+        poly = tools[tool["Inputs"][key]["SourceOp"]]["KeyFrames"][FIRST]["Value"]
+        pts = [poly["Points"][i + 1] for i in range(len(poly["Points"]))]
+        radius[key] = _radii(np.array([[p["X"] * W + W / 2, H / 2 - p["Y"] * W] for p in pts]))
+    assert radius["Polyline"] == pytest.approx(30 - feather / 2, abs=0.4)
+    assert radius["Polyline2"] == pytest.approx(30 + feather / 2, abs=0.4)
+
+
+def test_nuke_feather_straddles_the_contour(soft_disc, tmp_path):
+    tree = parse_tcl(write_nuke(soft_disc, tmp_path / "s.nk")[0].read_text())
+    body = tree[1]
+    group = next(_curvegroups(body[body.index("curves") + 1]))
+    main, feather = group[4]
+    seg = soft_disc.objects[0].segments[0]
+    mains = [w for w in main[2][1:] if isinstance(w, list)]
+    offs = [w for w in feather[2][1:] if isinstance(w, list)]
+    vert = np.array([[_values(v)[0] for v in mains[3 * k + 1]] for k in range(seg.points)])
+    off = np.array([[_values(v)[0] for v in offs[3 * k + 1]] for k in range(seg.points)])
+    inner = np.stack([vert[:, 0], H - vert[:, 1]], 1)
+    outer = np.stack([vert[:, 0] + off[:, 0], H - (vert[:, 1] + off[:, 1])], 1)
+    f = float(np.mean(seg.frames[FIRST].feather))
+    assert _radii(inner) == pytest.approx(30 - f / 2, abs=0.4)
+    assert _radii(outer) == pytest.approx(30 + f / 2, abs=0.4)
