@@ -43,7 +43,7 @@ import re
 import secrets
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -170,6 +170,25 @@ def write_matte(
     except BaseException:
         if fd >= 0:
             os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    if fsync:
+        _fsync_folder(path.parent)
+    return digest
+
+
+def write_via_temp(path: Path, write: Callable[[Path], None], *, fsync: bool = False) -> str:
+    """Write a file through OIIO atomically: ``write(tmp)`` fills a hidden
+    temporary beside ``path`` (:func:`create_temp`), which is hashed and renamed
+    over ``path``; on any error the temporary is removed and ``path`` is left
+    as it was. Returns the sha256 of what was written."""
+    fd, tmp = create_temp(path)
+    os.close(fd)
+    try:
+        write(tmp)
+        digest = file_sha256(tmp, fsync=fsync)
+        os.replace(tmp, path)
+    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     if fsync:

@@ -30,12 +30,10 @@ from segmatte.server.media.colour import display_to_linear
 
 from .exr import (  # the private helpers too: same package, one writer discipline
     MetaValue,
-    _fsync_folder,
     _header_attrs,
-    create_temp,
-    file_sha256,
     oiio_write,
     prepare_alpha,
+    write_via_temp,
 )
 
 LAYER = "foreground"
@@ -88,18 +86,7 @@ def write_foreground(
     spec.attribute("compression", compression.lower())
     for key, value in _header_attrs({**(metadata or {}), "premultiplied": 1}).items():
         spec.attribute(key, value)
-    fd, tmp = create_temp(path)
-    os.close(fd)
-    try:
-        oiio_write(tmp, spec, pixels)
-        digest = file_sha256(tmp, fsync=fsync)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if fsync:
-        _fsync_folder(path.parent)
-    return digest
+    return write_via_temp(path, lambda tmp: oiio_write(tmp, spec, pixels), fsync=fsync)
 
 
 def read_foreground(path: str | os.PathLike[str]) -> np.ndarray:

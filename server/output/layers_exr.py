@@ -29,13 +29,11 @@ from .exr import (  # the private helpers too: same package, one writer discipli
     PREFIX,
     ExrError,
     MetaValue,
-    _fsync_folder,
     _header_attrs,
     _metadata,
-    create_temp,
-    file_sha256,
     oiio_write,
     prepare_alpha,
+    write_via_temp,
 )
 
 CHANNEL = "A"
@@ -81,18 +79,9 @@ def write_layers(
     attrs = _header_attrs({**(metadata or {}), "layers": ",".join(layers)})
     pixels = np.ascontiguousarray(np.stack(planes, axis=2))
 
-    fd, tmp = create_temp(path)
-    os.close(fd)
-    try:
-        _write_oiio(tmp, pixels, names, compression.lower(), datatype, attrs)
-        digest = file_sha256(tmp, fsync=fsync)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if fsync:
-        _fsync_folder(path.parent)
-    return digest
+    return write_via_temp(
+        path, lambda tmp: _write_oiio(tmp, pixels, names, compression.lower(), datatype, attrs),
+        fsync=fsync)
 
 
 def _write_oiio(path: Path, pixels: np.ndarray, names: list[str], compression: str,
