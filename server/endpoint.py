@@ -83,7 +83,7 @@ def _option_paths(engine: str) -> dict[str, bool | str]:
     from segmatte.models.engine import EngineError, path_options
 
     try:
-        return path_options(registry.get(engine).Options)
+        return path_options(registry.card(engine).Options)
     except EngineError:
         return {}
 
@@ -433,8 +433,8 @@ class Server:
                         for m in catalog.entries(engine)]
 
             return [{"name": e.name, "description": e.description,
-                     "temporal": e.cls.temporal, "needs_objects": e.cls.needs_objects,
-                     "prompts": sorted(e.cls.prompt_kinds),
+                     "temporal": e.card.temporal, "needs_objects": e.card.needs_objects,
+                     "prompts": sorted(e.card.prompt_kinds),
                      "options": e.options_schema(), "models": models(e.name)}
                     for e in registry.engines()]
 
