@@ -3,7 +3,8 @@
 Importing torch takes seconds (1–4 s measured on a busy CPU) and the first
 call of each kernel more; a fresh server paid both inside its first job. At
 start the server runs :func:`start` on a daemon thread that imports torch,
-the finishing stage and the default engine's class, resolves the device
+the finishing stage, the job's pipeline and EXR writer, and the default
+engine's class, resolves the device
 (CUDA's context is made there) and runs one tiny frame through the engine
 when it needs no weights (the key engine). The loop serves ``hello`` and
 every request meanwhile; a job submitted during warm-up simply finds the
@@ -49,6 +50,9 @@ def warm(engine: str, device: str = "auto") -> None:
     from segmatte.models import registry
     from segmatte.models.finish.stage import FinishStage  # noqa: F401 - torch too
     from segmatte.models.frames import ClipInfo, Frame
+
+    from . import pipeline  # noqa: F401 - the job's own modules: media, EXR writer (OIIO)
+    from .output import exr  # noqa: F401
 
     where = device_config.resolve(device)
     device_config.configure(where)
