@@ -31,7 +31,10 @@ What each figure measures (medians of ``--clicks`` fresh sessions):
 - ``*_display_ms``: the same with ``preview_size`` (the preview at the host's
   display size, ``--display`` px long side) when the source is larger;
 - ``open_ms``: ``session.open`` once the model is loaded (probe + embedding);
-  ``session_open_ms``: the first, which loads the model.
+  ``session_open_ms``: the first, which loads the model (and meets the
+  server's start-up warm-up);
+- ``*_server_cpu_ms``: the server process's CPU time for that reply (Linux),
+  beside its wall time: more CPU than wall means threads, less means waiting.
 
     python bench/bench_preview.py [--clicks 8] [--threads 1] [--size 512] [--skip-real]
                                   [--source 1920x1080] [--display 960] [--smoke]
@@ -48,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -119,8 +123,17 @@ def start_server(root: Path, hub: Path, threads: int) -> tuple[subprocess.Popen,
     raise RuntimeError("the server did not start")
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def preview_ms(address: str, token: str, source: str, clicks: int, size: tuple[int, int],
-               display: int | None) -> dict[str, float]:
+               display: int | None, pid: int) -> dict[str, float]:
     """Median reply times of clicks, each figure in fresh sessions (see the module docstring)."""
     width, height = size
     client = Client(address, token, name="bench")
@@ -133,38 +146,37 @@ def preview_ms(address: str, token: str, source: str, clicks: int, size: tuple[i
         first_open = time.perf_counter() - t0
         client.session_prompt(sid, 0, "o", points=[here])  # one-off allocations
         client.session_close(sid)
-        got: dict[str, list[float]] = {k: [] for k in (
-            "open", "open_frame", "seek", "again", "open_frame_display", "seek_display")}
+        keys = ("open", "open_frame", "seek", "again", "open_frame_display", "seek_display")
+        got: dict[str, list[float]] = {k: [] for k in keys}
+        cpu: dict[str, list[float]] = {k: [] for k in keys}
 
         def timed(key: str, call) -> None:
-            t0 = time.perf_counter()
+            c0, t0 = process_cpu_s(pid), time.perf_counter()
             call()
             got[key].append(time.perf_counter() - t0)
+            cpu[key].append(process_cpu_s(pid) - c0)  # the server's CPU for that reply
 
         sizes = [(None, "")] + ([(display, "_display")] if display else [])
         for i in range(1, clicks + 1):
             frame = (5 * i) % FRAMES  # away from frame 0: as when an artist scrubs
             other = (frame + 7) % FRAMES
             for px, tag in sizes:
-                sid = None
-
-                def open_on(frame=frame):
-                    nonlocal sid
-                    sid = client.session_open(source, frame=frame)["session"]
-
-                timed("open", open_on)
-                timed(f"open_frame{tag}", lambda: client.session_prompt(
-                    sid, frame, "o", points=[here], preview_size=px))
-                timed(f"seek{tag}", lambda: client.session_prompt(
-                    sid, other, "o", points=[here], preview_size=px))
+                t0 = time.perf_counter()
+                sid = client.session_open(source, frame=frame)["session"]
+                got["open"].append(time.perf_counter() - t0)
+                timed(f"open_frame{tag}", partial(client.session_prompt, sid, frame, "o",
+                                                  points=[here], preview_size=px))
+                timed(f"seek{tag}", partial(client.session_prompt, sid, other, "o",
+                                            points=[here], preview_size=px))
                 if not tag:
-                    timed("again", lambda: client.session_prompt(
-                        sid, other, "o", points=[there]))
+                    timed("again", partial(client.session_prompt, sid, other, "o",
+                                           points=[there]))
                 client.session_close(sid)
     finally:
         client.close()
     out = {"session_open_ms": round(1e3 * first_open, 1)}
     out.update({f"{k}_ms": 1e3 * statistics.median(v) for k, v in got.items() if v})
+    out.update({f"{k}_cpu_ms": 1e3 * statistics.median(v) for k, v in cpu.items() if v})
     return out
 
 
@@ -179,7 +191,7 @@ def measure(name: str, model, processor, source: str, clicks: int, threads: int,
         proc, address, token = start_server(root / "srv", root / "hub", threads)
         try:
             got = preview_ms(address, token, source, clicks, size,
-                             display if display and display < max(size) else None)
+                             display if display and display < max(size) else None, proc.pid)
         finally:
             proc.terminate()
             proc.wait(60)
@@ -190,6 +202,7 @@ def measure(name: str, model, processor, source: str, clicks: int, threads: int,
     for key in ("open_frame", "seek", "again", "open_frame_display", "seek_display"):
         if f"{key}_ms" in got:
             run[f"preview_{key}_ms"] = round(got[f"{key}_ms"], 2)
+            run[f"preview_{key}_server_cpu_ms"] = round(got[f"{key}_cpu_ms"], 1)
             floor = bare_again if key == "again" else bare
             run[f"ratio_{key}"] = round(got[f"{key}_ms"] / floor, 3)
     run["goal_ratio_open_frame"] = 1.2

@@ -20,6 +20,7 @@ MARK = "SEGMATTE-CLIENT-PROBE "
 
 _CHILD = r"""
 import json, os, resource, sys, time
+MARK = "SEGMATTE-CLIENT-PROBE "
 t0, c0 = time.perf_counter(), time.process_time()
 from segmatte.server.cli import main
 try:
@@ -30,9 +31,9 @@ wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 peak_mb = peak / 2**20 if sys.platform == "darwin" else peak / 1024
 heavy = sorted(m for m in ("torch", "transformers", "torchvision") if m in sys.modules)
-print(%r + json.dumps({"rc": rc, "heavy": heavy, "peak_rss_mb": round(peak_mb, 1),
+print(MARK + json.dumps({"rc": rc, "heavy": heavy, "peak_rss_mb": round(peak_mb, 1),
                        "wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}), file=sys.stderr)
-""" % MARK
+"""
 
 
 @dataclass(frozen=True)
