@@ -31,7 +31,8 @@ Cold clicks: :meth:`TrackSession.prepare` decodes and embeds a frame (the
 image encoder, most of a click's cost) before anyone clicks — the server does
 it on ``session.open`` for the host's current frame — and the session keeps
 the image features of the last ``feature_frames`` frames prompted or prepared
-(a small LRU, ~4–20 MB a frame at 1024² input, on the state device), so a
+(a small LRU, ~17 MB a frame at 1024² input in float32, on the state
+device: the position encodings, the same for every frame, are shared), so a
 click there runs only the prompt encoder and mask decoder. The features are
 the model's own for that frame, so the matte is the same as without them.
 Never compiled (``torch_compile`` is for batch jobs).
@@ -43,6 +44,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from ..engine import EngineError
 from ..frames import ClipInfo, Frame, Matte
@@ -64,6 +67,7 @@ class TrackSession:
         self.feature_frames = feature_frames
         self.features: OrderedDict[int, dict] = OrderedDict()
         """Frame → image features, most recently used last (at most ``feature_frames``)."""
+        self._shared_pos: Any = None
         self.clip = clip
         self.fetch = fetch
         self.device = device
@@ -95,6 +99,15 @@ class TrackSession:
         self._keep(frame, t.embed(frame, t.pixels(self.fetch(frame))))
 
     def _keep(self, frame: int, features: dict) -> None:
+        # The position encodings are the same for every frame (three quarters of the bytes:
+        # 75 of 100 MB at 1024² in float32): kept frames share one copy.
+        pos = features.get("vision_pos_embeds")
+        shared = self._shared_pos
+        if isinstance(pos, (list, tuple)) and shared is not None and len(pos) == len(shared) \
+                and all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(pos, shared, strict=True)):
+            features = {**features, "vision_pos_embeds": shared}
+        elif isinstance(pos, (list, tuple)):
+            self._shared_pos = pos
         self.features[frame] = features
         self.features.move_to_end(frame)
         while len(self.features) > self.feature_frames:
@@ -192,4 +205,5 @@ class TrackSession:
 
     def close(self) -> None:
         self.features.clear()
+        self._shared_pos = None
         self.tracker.session.reset_inference_session()

@@ -206,3 +206,12 @@ def test_a_display_size_preview(parts, images):
     small = s.add_prompt(4, "o", points=[Point(x=40, y=24)], replace=True, size=(24, 40))
     assert small.layers["o"].shape == (24, 40) and full.layers["o"].shape == (H, W)
     assert small.scores == full.scores
+
+
+def test_kept_frames_share_one_position_encoding(parts, images):
+    s = new_session(parts, images)
+    for n in (1, 2, 3):
+        s.prepare(n)
+    pos = [s.features[n]["vision_pos_embeds"] for n in (1, 2, 3)]
+    assert pos[0] is pos[1] is pos[2]  # one copy, not one per frame
+    assert s.features[1]["vision_feats"][0] is not s.features[2]["vision_feats"][0]
