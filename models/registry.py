@@ -59,7 +59,7 @@ TABLE: dict[str, EngineEntry] = {e.name: e for e in (
     EngineEntry("track", f"{_M}.track.engine_track:TrackEngine",
                 f"{_M}.track.engine_track:TrackEngine"),
 )}
-"""The built-in engines. tests/unit/test_light_clients.py checks each card against its class."""
+"""The built-in engines. tests/unit/test_registry_table.py checks each card against its class."""
 
 _RUNTIME: dict[str, type[Engine]] = {}
 
