@@ -91,14 +91,15 @@ def default_passes(temporal: bool, direction: str, first: int, last: int,
     return [Pass(travel, tuple(frames))] if frames else []
 
 
-class Engine(ABC):
-    """Base class of all engines.
+class EngineCard:
+    """What the door and the clients need of an engine, importable without torch.
 
-    Subclasses set ``name``, ``description``, ``Options`` and ``temporal``,
-    and implement :meth:`stream`. ``temporal`` says whether the matte of a
-    frame depends on earlier frames: a resumed job may skip frames of a
-    non-temporal engine entirely, but must feed a temporal engine every frame
-    and only skip *writing* the ones already on disk.
+    The name, options model, prompt kinds and the cheap class-level checks
+    (:meth:`plan_passes`, :meth:`frame_digests`, :meth:`check_ready`) live
+    here, in a module that imports no compute library, so ``segmatte batch``
+    or ``matte --server`` can check a job without loading torch (as
+    ``transformers`` keeps configurations apart from modelling code). The
+    engine class subclasses its card; :mod:`.registry` imports it only to build.
     """
 
     name: ClassVar[str]
@@ -112,19 +113,6 @@ class Engine(ABC):
     prompt_kinds: ClassVar[frozenset[str]] = frozenset()
     """Kinds of keyframe prompt the engine takes: ``points``, ``boxes``, ``mask``, ``text``.
     Checked at the door (an engine that takes none ignores no prompts: it refuses them)."""
-
-    def __init__(self, options: EngineOptions | dict[str, Any] | None = None, *,
-                 model: str | None = None, device: str = "cpu") -> None:
-        if options is None:
-            options = {}
-        self.options = options if isinstance(options, EngineOptions) else self.Options(**options)
-        self.model = model
-        self.device = device
-        self.clip: ClipInfo | None = None
-        self.objects: tuple[ObjectPrompts, ...] = ()
-        self.fetch: Callable[[int], Frame] | None = None
-        self.direction: str = "forward"
-        self.passes: list[Pass] | None = None
 
     @classmethod
     def plan_passes(cls, direction: str, first: int, last: int,
@@ -159,6 +147,30 @@ class Engine(ABC):
         Must be cheap: look, do not load. Engines without weights need nothing.
         """
         return None
+
+
+class Engine(EngineCard, ABC):
+    """Base class of all engines.
+
+    Subclasses (or their :class:`EngineCard`) set ``name``, ``description``,
+    ``Options`` and ``temporal``, and implement :meth:`stream`. ``temporal``
+    says whether the matte of a frame depends on earlier frames: a resumed job
+    may skip frames of a non-temporal engine entirely, but must feed a temporal
+    engine every frame and only skip *writing* the ones already on disk.
+    """
+
+    def __init__(self, options: EngineOptions | dict[str, Any] | None = None, *,
+                 model: str | None = None, device: str = "cpu") -> None:
+        if options is None:
+            options = {}
+        self.options = options if isinstance(options, EngineOptions) else self.Options(**options)
+        self.model = model
+        self.device = device
+        self.clip: ClipInfo | None = None
+        self.objects: tuple[ObjectPrompts, ...] = ()
+        self.fetch: Callable[[int], Frame] | None = None
+        self.direction: str = "forward"
+        self.passes: list[Pass] | None = None
 
     def schedule(self, direction: str, passes: Sequence[Pass] | None) -> None:
         """Say, before :meth:`open`, the job's direction and the plan the stream follows.

@@ -22,12 +22,18 @@ EXIT_CANCELLED = 130
 COMMANDS = ("matte", "batch", "probe", "serve", "jobs", "doctor", "models", "install", "shapes")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that subcommand's module is imported.
+
+    Each command module imports what its work needs only when it runs, and
+    ``main`` registers only the command asked for: ``segmatte jobs`` or
+    ``doctor`` never pays for importing the shapes or media code.
+    """
     parser = argparse.ArgumentParser(
         prog="segmatte", description="AI mattes for video, written as OpenEXR sequences.")
     parser.add_argument("--version", action="version", version=f"segmatte {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in (only,) if only else COMMANDS:
         try:
             module = importlib.import_module(f"segmatte.server.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -39,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

@@ -43,6 +43,9 @@ class ServerConfig:
     """Connections that have not said a good hello yet; the oldest go first."""
     hello_timeout_s: float = 5.0
     """A connection that has not said a good hello by then is dropped."""
+    warm_engine: str = "key"
+    """The engine warmed at start, in the background (torch imported, one tiny frame when it
+    needs no weights), so the first job does not wait; "" turns warm-up off."""
     config_dir: Path = field(default_factory=paths.config_dir)
     data_dir: Path = field(default_factory=paths.data_dir)
 
@@ -90,7 +93,7 @@ def is_loopback(host: str) -> bool:
 
 def load(**overrides: Any) -> ServerConfig:
     """Defaults, then ``config.json`` (keys: port, host, workers, allowed_roots,
-    heartbeat_s, max_connections, max_unauthenticated, hello_timeout_s), then
+    heartbeat_s, max_connections, max_unauthenticated, hello_timeout_s, warm_engine), then
     ``overrides`` that are not None. ``extra_roots`` adds to the allowed roots
     instead of replacing them."""
     cfg = ServerConfig()
@@ -98,7 +101,7 @@ def load(**overrides: Any) -> ServerConfig:
     updates: dict[str, Any] = {}
     for key, kind in (("port", int), ("host", str), ("workers", int), ("heartbeat_s", (int, float)),
                       ("max_connections", int), ("max_unauthenticated", int),
-                      ("hello_timeout_s", (int, float))):
+                      ("hello_timeout_s", (int, float)), ("warm_engine", str)):
         if key in stored:
             if not isinstance(stored[key], kind) or isinstance(stored[key], bool):
                 raise ConfigError(f"{paths.config_path()}: {key} has the wrong type")

@@ -83,7 +83,7 @@ def _option_paths(engine: str) -> dict[str, bool | str]:
     from segmatte.models.engine import EngineError, path_options
 
     try:
-        return path_options(registry.get(engine).Options)
+        return path_options(registry.card(engine).Options)
     except EngineError:
         return {}
 
@@ -131,6 +131,8 @@ class Server:
         self.doorman: Doorman | None = None
         self.address = ""
         self._stop = threading.Event()
+        self.warmup: Any = None
+        """The background warm-up (:mod:`.warmup`), None when off."""
         self._handlers: dict[str, Callable[[Peer, Request], None]] = {
             "ping": self._ping, "engines": self._engines, "submit": self._submit,
             "status": self._status, "cancel": self._cancel, "subscribe": self._subscribe,
@@ -183,6 +185,10 @@ class Server:
         self._write_endpoint()
         log.info("listening on %s (workers: %d, data: %s)", self.address, self.config.workers,
                  self.config.data_dir)
+        if self.config.warm_engine:  # after the endpoint: clients connect while torch loads
+            from . import warmup
+
+            self.warmup = warmup.start(self.config.warm_engine)
 
     def request_stop(self) -> None:
         """Thread- and signal-safe: the loop stops at its next turn."""
@@ -418,7 +424,8 @@ class Server:
 
     def _ping(self, peer: Peer, req: Request) -> None:
         self._reply(peer, req, "pong", time=time.time(), jobs=len(self.queue),
-                    running=len(self.table.running()))
+                    running=len(self.table.running()),
+                    warm=self.warmup.state if self.warmup is not None else "off")
 
     def _engines(self, peer: Peer, req: Request) -> None:
         def listing() -> list[dict[str, Any]]:
@@ -433,8 +440,8 @@ class Server:
                         for m in catalog.entries(engine)]
 
             return [{"name": e.name, "description": e.description,
-                     "temporal": e.cls.temporal, "needs_objects": e.cls.needs_objects,
-                     "prompts": sorted(e.cls.prompt_kinds),
+                     "temporal": e.card.temporal, "needs_objects": e.card.needs_objects,
+                     "prompts": sorted(e.card.prompt_kinds),
                      "options": e.options_schema(), "models": models(e.name)}
                     for e in registry.engines()]
 

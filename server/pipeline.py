@@ -40,8 +40,7 @@ from segmatte.client.events import (
 )
 from segmatte.models import device as device_config
 from segmatte.models import registry
-from segmatte.models.engine import Engine, EngineError, EngineOptions, Pass
-from segmatte.models.finish.stage import FinishStage
+from segmatte.models.engine import Engine, EngineCard, EngineError, EngineOptions, Pass
 from segmatte.models.frames import ClipInfo, Frame, Matte
 from segmatte.models.prompts import prompt_digest
 
@@ -82,7 +81,8 @@ class JobPlan:
 
     spec: JobSpec
     media: MediaInfo
-    engine_cls: type[Engine]
+    engine_cls: type[EngineCard]
+    """The engine's card (torch-free); :func:`~segmatte.models.registry.engine_class` builds."""
     options: EngineOptions
     first: int
     last: int
@@ -152,7 +152,7 @@ class JobPlan:
 
 
 def _layer_names(spec: JobSpec, options: EngineOptions,
-                 engine_cls: type[Engine] | None = None) -> tuple[str, ...]:
+                 engine_cls: type[EngineCard] | None = None) -> tuple[str, ...]:
     """The layers the job writes, known before any frame: one sequence each."""
     if spec.finish.combine:
         return ("matte",)
@@ -242,7 +242,7 @@ def check_output(plan: JobPlan) -> None:
 
 def check_job(spec: JobSpec) -> JobPlan:
     """Validate a spec against the real world; raises SpecError/MediaError/EngineError."""
-    engine_cls = registry.get(spec.engine)
+    engine_cls = registry.card(spec.engine)  # the class loads (torch) only when a job runs
     try:
         options = engine_cls.Options(**spec.options)
     except ValidationError as exc:
@@ -283,7 +283,7 @@ def check_job(spec: JobSpec) -> JobPlan:
     return plan
 
 
-def frame_digests(spec: JobSpec, engine_cls: type[Engine], first: int, last: int,
+def frame_digests(spec: JobSpec, engine_cls: type[EngineCard], first: int, last: int,
                   settings: str) -> dict[int, str]:
     """Per frame: the settings digest joined with what the engine says the frame depends on."""
     import hashlib
@@ -575,7 +575,10 @@ class _JobRun:
         """
         plan, spec = self.plan, self.plan.spec
         engine = (self.engine_factory(plan, self.device) if self.engine_factory else
-                  plan.engine_cls(plan.options, model=spec.model, device=self.device))
+                  registry.engine_class(plan.engine_cls)(plan.options, model=spec.model,
+                                                         device=self.device))
+        from segmatte.models.finish.stage import FinishStage  # torch: where the compute happens
+
         stage = FinishStage(spec.finish, device=self.device)
         reads = []
         for p in passes:

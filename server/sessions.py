@@ -76,6 +76,14 @@ def _pick_device() -> str:
     return device_config.resolve("auto")
 
 
+def preview_shape(height: int, width: int, long_side: int | None) -> tuple[int, int] | None:
+    """(height, width) of a preview whose long side is ``long_side`` (never above source size)."""
+    if long_side is None or long_side >= max(height, width):
+        return None
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 class ModelCache:
     """Loaded (model, processor) pairs by (name, dtype, device), least recently used out.
 
@@ -326,6 +334,10 @@ class SessionManager:
         if first < media.first or last > media.last:
             raise _error(req, Code.BAD_MEDIA, f"range {first}-{last} is outside the source's "
                          f"frames {media.first}-{media.last}", "range")
+        current = req["frame"] if req["frame"] is not None else first
+        if not first <= current <= last:
+            raise _error(req, Code.BAD_FIELD, f"frame {current} is outside the session's frames "
+                         f"{first}-{last}", "frame")
         try:
             entry = catalog.get(s.model)
             if entry.engine != "track":
@@ -344,6 +356,9 @@ class SessionManager:
         s.track = TrackSession(model, processor, clip, s.frames.fetch, options=s.options,
                                device=device)
         s.device = device
+        # decode and embed the host's current frame now: the first click there skips the
+        # image encoder (most of its cost) and the reply is the moment the host waits anyway
+        s.track.prepare(current)
         s.folder.mkdir(parents=True, exist_ok=True)
         return {"session": s.id, "width": s.width, "height": s.height, "first": first,
                 "last": last, "fps": s.fps, "model": s.model, "device": device}
@@ -424,7 +439,8 @@ class SessionManager:
         frame, obj = req["frame"], req["object"]
         try:
             matte = s.track.add_prompt(frame, obj, points=points, box=box, mask=req["mask"],
-                                       replace=req["replace"], as_keyframe=req["keyframe"])
+                                       replace=req["replace"], as_keyframe=req["keyframe"],
+                                       size=preview_shape(s.height, s.width, req["preview_size"]))
         except EngineError as exc:
             raise _error(req, Code.BAD_FIELD, str(exc),
                          "mask" if req["mask"] else "points") from None

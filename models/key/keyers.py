@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-SCREEN_CHANNELS = {"green": 1, "blue": 2}
-
-MIN_SCREEN_DOMINANCE = 0.05
-"""A screen colour must exceed its other two channels by at least this much."""
+from .options import MIN_SCREEN_DOMINANCE, SCREEN_CHANNELS  # noqa: F401 (the card owns them)
 
 MIN_MEASURED_DOMINANCE = 0.1
 """Floor of the per-frame screen strength, so a frame without screen keys nothing out."""

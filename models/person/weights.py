@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..engine import EngineError
 from ..weights import cache
-from .modeling_rvm import RVMModel
+
+if TYPE_CHECKING:  # torch loads with the network, not when the door reads the licence
+    from .modeling_rvm import RVMModel
 
 CATALOG_NAME = "rvm-mobilenetv3"
 CHECKPOINT = "rvm_mobilenetv3.pth"

@@ -32,7 +32,7 @@ from ..prompts import ObjectPrompts
 from ..registry import register
 from .classes import Selection, resolve
 from .loader import load
-from .options import SemanticOptions
+from .options import SemanticCard, SemanticOptions
 from .segmenter import Segmenter
 from .tiling import TileBlender, tile_grid
 
@@ -89,7 +89,7 @@ def infer_probabilities(segmenter: Segmenter, image: np.ndarray, selections: Seq
 
 
 @register
-class SemanticEngine(Engine):
+class SemanticEngine(SemanticCard, Engine):
     """Soft per-class mattes from Mask2Former, OneFormer or SegFormer.
 
     Yields ``Matte(number, {layer: probability})``, one layer per requested
@@ -98,14 +98,6 @@ class SemanticEngine(Engine):
     (tests, benchmarks, a server keeping models warm): :meth:`open` then
     skips loading.
     """
-
-    name = "semantic"
-    description = ("per-pixel classes (sky, person, vehicle, ...) from Mask2Former, OneFormer "
-                   "or SegFormer: one soft matte layer per class, smoothed over time")
-    Options = SemanticOptions
-    temporal = True
-    """May carry state (smoothing); instances with ``smoothing = 0`` say False."""
-    needs_objects = False
 
     options: SemanticOptions
 
@@ -117,18 +109,6 @@ class SemanticEngine(Engine):
         self._segmenter = segmenter
         self._selections: list[Selection] = []
         self._smoother: ReduceChatter | None = None
-
-    @classmethod
-    def check_ready(cls, options: SemanticOptions, model: str | None) -> None:  # type: ignore[override]
-        """At the door: the model is pulled (or the folder loads) and knows every class."""
-        from .loader import check_ready
-
-        name = model or options.model
-        check_ready(name)
-        try:
-            options.layer_names(name)
-        except ValueError as exc:
-            raise EngineError(str(exc)) from None
 
     @property
     def model_name(self) -> str:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..engine import EngineError
 from .catalog import DATASET
-from .segmenter import FAMILIES, MODEL_TYPES, Segmenter
+from .families import FAMILIES, MODEL_TYPES
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+if TYPE_CHECKING:  # torch loads in load(), not when the door checks a model (check_ready)
+    from .segmenter import Segmenter
 
 
 def is_folder(model: str) -> bool:
@@ -73,12 +73,17 @@ def check_ready(model: str) -> None:
 def load(model: str, *, device: str = "cpu", dtype: str = "float32") -> Segmenter:
     """Load a semantic model from the local cache (or a folder), ready on ``device``."""
     path, family, pull = _resolve(model)
+    import torch
     import transformers
+
+    from .segmenter import Segmenter
+
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
     model_name, processor_name, _, _ = FAMILIES[family]
     model_cls = getattr(transformers, model_name)
     try:
-        net = model_cls.from_pretrained(path, dtype=DTYPES[dtype], local_files_only=True)
+        net = model_cls.from_pretrained(path, dtype=dtypes[dtype], local_files_only=True)
         if family == "oneformer":
             processor = _oneformer_processor(path)
         else:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..engine import PATH_OR_NAME_OPTION, EngineOptions
+from ..engine import PATH_OR_NAME_OPTION, EngineCard, EngineError, EngineOptions
 from .catalog import DATASET, DEFAULT_MODEL
 from .classes import DATASETS, UNION_LAYER, check_names, parse_names, resolve
 
@@ -101,3 +101,25 @@ class SemanticOptions(EngineOptions):
         if not is_folder(name):
             raise ValueError(f"unknown semantic model {name!r}; known: {', '.join(DATASET)}")
         return folder_labels(name)
+
+
+class SemanticCard(EngineCard):
+    name = "semantic"
+    description = ("per-pixel classes (sky, person, vehicle, ...) from Mask2Former, OneFormer "
+                   "or SegFormer: one soft matte layer per class, smoothed over time")
+    Options = SemanticOptions
+    temporal = True
+    """May carry state (smoothing); instances with ``smoothing = 0`` say False."""
+    needs_objects = False
+
+    @classmethod
+    def check_ready(cls, options: SemanticOptions, model: str | None) -> None:  # type: ignore[override]
+        """At the door: the model is pulled (or the folder loads) and knows every class."""
+        from .loader import check_ready
+
+        name = model or options.model
+        check_ready(name)
+        try:
+            options.layer_names(name)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None

@@ -30,22 +30,11 @@ import numpy as np
 import torch
 
 from .classes import Selection
-
-#: family → (model class, image processor class, activation, processor kwargs)
-FAMILIES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
-    "segformer": ("SegformerForSemanticSegmentation", "SegformerImageProcessor", "softmax", {}),
-    "mask2former": ("Mask2FormerForUniversalSegmentation", "Mask2FormerImageProcessor",
-                    "mixture", {}),
-    "oneformer": ("OneFormerForUniversalSegmentation", "OneFormerProcessor", "mixture",
-                  {"task_inputs": ["semantic"]}),
-}
+from .families import FAMILIES, MODEL_TYPES  # noqa: F401 (re-exported)
 
 SCORE_BUDGET = 1 << 27
 """Most post-processing scores (floats) held at once: 512 MB (a 1024×576 frame
 of ADE20K's 150 classes, or a batch of tiles)."""
-
-MODEL_TYPES = {"segformer": "segformer", "mask2former": "mask2former", "oneformer": "oneformer"}
-"""``config.model_type`` → family, for checkpoints loaded from a folder."""
 
 
 def activate(scores: torch.Tensor, activation: str) -> torch.Tensor:

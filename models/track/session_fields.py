@@ -18,6 +18,9 @@ The stores, as of transformers 5.x:
   a prompt on a frame in here is a correction (decoded with memory), a prompt
   elsewhere starts a new conditioning frame
 - ``point_inputs_per_obj`` / ``mask_inputs_per_obj``: frame index → prompts
+- ``model._prepare_vision_features(session, idx, 1)``: the model's own image
+  encoding of a frame, cached under ``cache._vision_features[idx]`` (an
+  interactive session embeds a frame before the click, :func:`embed_frame`)
 """
 
 from __future__ import annotations
@@ -38,6 +41,30 @@ def pixel_store(session: Any) -> dict:
 
 def vision_cache(session: Any) -> dict:
     return session.cache._vision_features
+
+
+def embed_frame(model: Any, session: Any, idx: int, pixels: Any) -> dict:
+    """The image features of frame ``idx``, computed as the model computes them on a click.
+
+    Goes through the model's own ``_prepare_vision_features`` (so every family
+    — SAM 2, EdgeTAM, SAM 3 tracker — encodes exactly as it would on the
+    frame), then takes the entry back out of the session's cache.
+    """
+    cache = vision_cache(session)
+    cache.pop(idx, None)
+    session.add_new_frame(pixels, idx)
+    try:
+        model._prepare_vision_features(session, idx, 1)
+    finally:
+        pixel_store(session).pop(idx, None)
+    return cache[idx]
+
+
+def use_features(session: Any, idx: int, features: dict) -> None:
+    """Make ``features`` the cached image features of frame ``idx`` (the model skips its encoder)."""
+    cache = vision_cache(session)
+    cache.clear()
+    cache[idx] = features
 
 
 def outputs(session: Any) -> dict[int, dict[str, dict[int, dict]]]:

@@ -80,12 +80,25 @@ class Tracker:
                              return_tensors="pt")
         return enc["pixel_values"][0].to(self.device, dtype=self.dtype)
 
+    @torch.inference_mode()
+    def embed(self, number: int, pixels: torch.Tensor) -> dict:
+        """The image features of a frame, as the model's next call on it would compute them."""
+        return F.embed_frame(self.model, self.session, self.index(number), pixels)
+
+    def use_features(self, number: int, features: dict) -> None:
+        """The next call on ``number`` reads ``features`` instead of running the image encoder."""
+        F.use_features(self.session, self.index(number), features)
+
+    def features(self, number: int) -> dict | None:
+        """The image features the session holds for ``number`` (after a call on it), if any."""
+        return F.vision_cache(self.session).get(self.index(number))
+
     def index(self, number: int) -> int:
         return number - self.first
 
     # -- model calls ---------------------------------------------------------
     @torch.inference_mode()
-    def prompt(self, number: int, pixels: torch.Tensor, layer: str, prompt: ProcessorPrompt,
+    def prompt(self, number: int, pixels: torch.Tensor | None, layer: str, prompt: ProcessorPrompt,
                *, clear_old: bool = True, reverse: bool = False) -> Any:
         idx = self.index(number)
         kwargs = prompt.kwargs()
@@ -103,7 +116,7 @@ class Tracker:
         return out
 
     @torch.inference_mode()
-    def step(self, number: int, pixels: torch.Tensor, *, reverse: bool) -> Any:
+    def step(self, number: int, pixels: torch.Tensor | None, *, reverse: bool) -> Any:
         idx = self.index(number)
         out = self.model(inference_session=self.session, frame=pixels, frame_idx=idx,
                          reverse=reverse)
@@ -121,21 +134,22 @@ class Tracker:
         return F.tracked_flags(self.session, self.obj_id[layer], self.index(number))
 
     # -- output --------------------------------------------------------------
-    def matte(self, number: int, out: Any | None) -> Matte:
-        """Source-size mattes for every layer, with the object score per layer."""
+    def matte(self, number: int, out: Any | None, size: tuple[int, int] | None = None) -> Matte:
+        """Source-size mattes for every layer (or ``size`` = (height, width): a preview at
+        display size, upsampled once from the model's logits), with the score per layer."""
+        height, width = size or (self.height, self.width)
         layers: dict[str, np.ndarray] = {}
         scores: dict[str, float] = {}
         logits_by_id: dict[int, tuple[torch.Tensor, float]] = {}
         if out is not None:
             probs = torch.sigmoid(out.object_score_logits.float().reshape(-1))
-            full = logits_to_source(out.pred_masks, self.height, self.width,
-                                    mode=self.options.upsample)
+            full = logits_to_source(out.pred_masks, height, width, mode=self.options.upsample)
             for i, obj_id in enumerate(out.object_ids):
                 logits_by_id[obj_id] = (full[i], float(probs[i]))
         for name in self.layers:
             got = logits_by_id.get(self.obj_id[name])
             if got is None or got[1] < self.options.absent_score:
-                layers[name] = np.zeros((self.height, self.width), np.float32)
+                layers[name] = np.zeros((height, width), np.float32)
                 scores[name] = got[1] if got is not None else 0.0
             else:
                 layers[name] = to_matte(got[0], self.options.mask_threshold)

@@ -239,21 +239,26 @@ class Client:
 
     def session_open(self, source: str, engine: str = "track", model: str | None = None,
                      options: dict[str, Any] | None = None, range: dict[str, int] | None = None,
-                     timeout: float = 120.0) -> dict[str, Any]:
+                     frame: int | None = None, timeout: float = 120.0) -> dict[str, Any]:
         """Open an interactive session on ``source``; the reply has ``session``, ``width``,
-        ``height``, ``first``, ``last`` and ``fps``. Loading the model can take a while."""
+        ``height``, ``first``, ``last`` and ``fps``. Loading the model can take a while.
+        ``frame`` (the host's current frame) is embedded before the reply: a first click
+        there costs the mask decoder only."""
+        extra = {"frame": frame} if frame is not None else {}
         return self.request("session.open", timeout, source=source, engine=engine, model=model,
-                            options=options, range=range)
+                            options=options, range=range, **extra)
 
     def session_prompt(self, session: str, frame: int, object: str, *,
                        points: list[dict[str, Any]] | None = None,
                        boxes: list[dict[str, Any]] | None = None, mask: str | None = None,
                        replace: bool | None = None, keyframe: bool | None = None,
-                       timeout: float = 60.0) -> dict[str, Any]:
-        """Prompt ``object`` on ``frame``; the reply names the preview EXR (``path``) and ``score``."""
+                       preview_size: int | None = None, timeout: float = 60.0) -> dict[str, Any]:
+        """Prompt ``object`` on ``frame``; the reply names the preview EXR (``path``) and ``score``.
+        ``preview_size``: the preview's long side in pixels (the host's display), else source size."""
+        extra = {"preview_size": preview_size} if preview_size is not None else {}
         return self.request("session.prompt", timeout, session=session, frame=frame,
                             object=object, points=points, boxes=boxes, mask=mask,
-                            replace=replace, keyframe=keyframe)
+                            replace=replace, keyframe=keyframe, **extra)
 
     def session_propagate(self, session: str, output: dict[str, Any],
                           range: dict[str, int] | None = None, direction: str | None = None,

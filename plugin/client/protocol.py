@@ -133,6 +133,9 @@ REQUESTS: dict[str, tuple[Field, ...]] = {
         Field("model", "str", required=False, default=None, max=128),
         Field("options", "object", required=False, default=None),
         Field("range", "object", required=False, default=None),
+        # the host's current frame: decoded and embedded before the reply, so the first
+        # click there skips the image encoder (default: the range's first frame)
+        Field("frame", "int", required=False, default=None, min=0),
     ),
     "session.prompt": (
         _SESSION,
@@ -143,6 +146,8 @@ REQUESTS: dict[str, tuple[Field, ...]] = {
         Field("mask", "str", required=False, default=None, min=1, max=4096),
         Field("replace", "bool", required=False, default=False),
         Field("keyframe", "bool", required=False, default=False),
+        # the preview's long side in pixels (the host's display size); default: source size
+        Field("preview_size", "int", required=False, default=None, min=16, max=16384),
     ),
     "session.propagate": (
         _SESSION,

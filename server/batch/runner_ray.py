@@ -47,8 +47,10 @@ class EngineKeeper:
                device)
         engine = self._engines.get(key)
         if engine is None:
-            engine = self._engines[key] = plan.engine_cls(plan.options, model=plan.spec.model,
-                                                          device=device)
+            from segmatte.models.registry import engine_class
+
+            engine = self._engines[key] = engine_class(plan.engine_cls)(
+                plan.options, model=plan.spec.model, device=device)
         return _Kept(engine)
 
     def close(self) -> None:

@@ -35,10 +35,103 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("doctor", help="check this machine: GPU, ffmpeg, OpenImageIO, "
                               "models, server, host plugins",
                               description="Show what works on this machine and what to do.")
+    p.add_argument("--torch", action="store_true", dest="load_torch",
+                   help="load torch to confirm the compute device (slower: seconds, ~600 MB); "
+                   "by default torch is looked at, not loaded")
     p.set_defaults(func=run)
 
 
+def _torch_build() -> tuple[str, str | None] | None:
+    """(version, CUDA version or None) of the installed torch, read from its files, not imported."""
+    import importlib.util
+    import re
+    from importlib import metadata
+
+    try:
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    version_py = Path(next(iter(spec.submodule_search_locations))) / "version.py"
+    try:
+        text = version_py.read_text()
+    except OSError:
+        text = ""
+    m = re.search(r"^cuda\s*(?::[^=\n]*)?=\s*['\"]([^'\"]+)['\"]", text, re.M)
+    found = re.search(r"^__version__\s*(?::[^=\n]*)?=\s*['\"]([^'\"]+)['\"]", text, re.M)
+    if found:
+        version = found.group(1)
+    else:
+        try:
+            version = metadata.version("torch")
+        except metadata.PackageNotFoundError:
+            version = "?"
+    return version, (m.group(1) if m else None)
+
+
+def _nvidia_gpus() -> list[tuple[str, float]]:
+    """(name, GiB) of each NVIDIA GPU the driver lists (nvidia-smi), none without one."""
+    import shutil
+
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.stdout.splitlines() if out.returncode == 0 else ():
+        name, _, mib = line.rpartition(",")
+        try:
+            gpus.append((name.strip(), float(mib) / 1024))
+        except ValueError:
+            continue
+    return gpus
+
+
+def _ram() -> str:
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        return f", {mem:.1f} GiB RAM"
+    except (ValueError, OSError, AttributeError):
+        return ""
+
+
 def check_torch() -> Check:
+    """The compute device, without importing torch (that alone takes seconds and ~600 MB).
+
+    torch's version and CUDA build are read from its files, the GPUs from the
+    driver (nvidia-smi); ``segmatte doctor --torch`` loads torch to confirm.
+    """
+    import platform
+
+    build = _torch_build()
+    if build is None:
+        return Check("torch", "missing", "torch is not installed",
+                     "pip install torch (see the README for the CUDA build)")
+    version, cuda_build = build
+    gpus = _nvidia_gpus()
+    if gpus and cuda_build:
+        name, gib = gpus[0]
+        return Check("compute device", "ok", f"CUDA: {name}, {gib:.1f} GiB (torch {version}, "
+                     f"CUDA {cuda_build} build, {len(gpus)} GPU(s))")
+    if platform.system() == "Darwin" and platform.machine() == "arm64":
+        return Check("compute device", "ok", f"Apple MPS (torch {version})")
+    where = f"CPU only: {os.cpu_count()} cores{_ram()} (torch {version})"
+    if gpus:
+        return Check("compute device", "warn", where, f"works, but slowly; the driver sees "
+                     f"{gpus[0][0]} but torch is a CPU build: install a CUDA build of torch")
+    advice = (f"works, but slowly; torch is a CUDA {cuda_build} build but sees no GPU: check the "
+              "NVIDIA driver (nvidia-smi)" if cuda_build else
+              "works, but slowly; install a CUDA build of torch for an NVIDIA GPU")
+    return Check("compute device", "warn", where, advice)
+
+
+def check_torch_loaded() -> Check:
+    """The compute device as torch itself sees it (``doctor --torch``)."""
     try:
         import torch
     except Exception as exc:
@@ -51,11 +144,7 @@ def check_torch() -> Check:
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return Check("compute device", "ok", f"Apple MPS (torch {torch.__version__})")
-    try:
-        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-        memory = f", {mem:.1f} GiB RAM"
-    except (ValueError, OSError, AttributeError):
-        memory = ""
+    memory = _ram()
     cuda_build = getattr(torch.version, "cuda", None)
     advice = (f"works, but slowly; torch is a CUDA {cuda_build} build but sees no GPU: check the "
               "NVIDIA driver (nvidia-smi)" if cuda_build else
@@ -197,9 +286,11 @@ CHECKS: tuple[Callable[[], Check], ...] = (
     check_blender, check_resolve)
 
 
-def gather() -> list[Check]:
+def gather(load_torch: bool = False) -> list[Check]:
     out = []
     for check in CHECKS:
+        if load_torch and check is check_torch:
+            check = check_torch_loaded
         try:
             out.append(check())
         except Exception as exc:  # a broken check is itself a finding, not a crash
@@ -221,7 +312,7 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("found", overflow="fold")
     table.add_column("to do", overflow="fold")
     marks = {"ok": "[green]✔[/]", "warn": "[yellow]![/]", "missing": "[red]✘[/]"}
-    checks = gather()
+    checks = gather(load_torch=getattr(args, "load_torch", False))
     for c in checks:
         table.add_row(marks.get(c.status, "?"), c.name, c.detail, c.todo)
     Console().print(table)

@@ -52,7 +52,7 @@ def absolute_spec(spec: Any) -> dict[str, Any]:
     from ..auth import looks_like_path
 
     try:
-        marks = path_options(registry.get(data["engine"]).Options)
+        marks = path_options(registry.card(data["engine"]).Options)
     except EngineError:
         marks = {}
     options = data.get("options") or {}

@@ -41,6 +41,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--stop", action="store_true",
                    help="stop the running server (also one that `matte --server` or `batch` "
                    "started in the background); unfinished jobs resume at its next start")
+    p.add_argument("--no-warm-up", action="store_true",
+                   help="do not import torch and warm the default engine at start (config.json: "
+                   "warm_engine, default key)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     p.add_argument("--runner", default=None, help=argparse.SUPPRESS)  # tests: MODULE:FACTORY
     p.set_defaults(func=run)
@@ -123,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = load(port=args.port, host=args.host, workers=args.workers,
                    heartbeat_s=args.heartbeat, allow_remote=args.allow_remote or None,
+                   warm_engine="" if args.no_warm_up else None,
                    extra_roots=args.allow_root)
     except ConfigError as exc:  # a setting that cannot work: bad input, exit 2
         print(f"segmatte: {exc}", file=sys.stderr)

@@ -80,12 +80,13 @@ def test_jobs_fit_one_line_each_at_80_columns(tmp_path: Path) -> None:
 def test_doctor_does_not_advise_a_cuda_build_to_a_cuda_build() -> None:
     import torch
 
-    from segmatte.server.commands.doctor import check_torch
+    from segmatte.server.commands.doctor import check_torch, check_torch_loaded
 
-    check = check_torch()
-    if torch.cuda.is_available():
-        assert check.status == "ok" and "CUDA" in check.detail
-    elif torch.version.cuda:  # a CUDA build without a visible GPU: the driver is the thing
-        assert "install a CUDA build" not in check.todo and "nvidia-smi" in check.todo
-    else:
-        assert "install a CUDA build" in check.todo
+    for check in (check_torch(), check_torch_loaded()):  # looked at, and loaded (--torch)
+        assert torch.__version__ in check.detail
+        if torch.cuda.is_available():
+            assert check.status == "ok" and "CUDA" in check.detail
+        elif torch.version.cuda:  # a CUDA build without a visible GPU: the driver is the thing
+            assert "install a CUDA build" not in check.todo and "nvidia-smi" in check.todo
+        else:
+            assert "install a CUDA build" in check.todo

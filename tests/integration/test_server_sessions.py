@@ -322,3 +322,26 @@ def test_propagate_finishes_like_the_job_path(client: Client, green_screen_clip,
     manifest = json.loads((out_s / "hero.manifest.json").read_text())
     assert manifest["spec"]["finish"]["choke"] == 2.0
     assert [f["number"] for f in manifest["frames"]] == list(range(FIRST, LAST + 1))
+
+
+def test_open_embeds_the_current_frame_and_the_preview_is_the_same(
+        client: Client, green_screen_clip) -> None:
+    """A session opened on frame 5 has it embedded; its preview there equals a cold one."""
+    src = os.fspath(green_screen_clip)
+    click = {"points": [{"x": 80, "y": 60, "label": 1}]}
+    previews = {}
+    for name, frame in (("prepared", 5), ("cold", None)):  # cold: frame 0 embedded, not 5
+        sid = client.session_open(src, frame=frame)["session"]
+        try:
+            reply = client.session_prompt(sid, 5, "hero", **click)
+            previews[name] = (read_matte(Path(reply["path"]))[0], reply["score"])
+            small = client.session_prompt(sid, 5, "hero", **click, replace=True, preview_size=80)
+            assert read_matte(Path(small["path"]))[0].shape[:2] == (60, 80)  # display size
+            assert small["score"] == reply["score"]
+        finally:
+            client.session_close(sid)
+    np.testing.assert_array_equal(previews["prepared"][0], previews["cold"][0])
+    assert previews["prepared"][1] == previews["cold"][1]
+    with pytest.raises(ClientError) as err:
+        client.session_open(src, range={"first": 2, "last": 9}, frame=12)
+    assert (err.value.code, err.value.field) == ("bad_field", "frame")

@@ -149,3 +149,69 @@ def test_open_without_weights_says_how_to_pull(tmp_path, monkeypatch):
     with pytest.raises(EngineError, match="segmatte models pull sam2.1-small"):
         engine.open(clip, [ObjectPrompts(id="o", keyframes=(
             Keyframe(frame=FIRST, points=(Point(x=1, y=1),)),))])
+
+
+# --------------------------------------------------------- cold clicks (issue #18)
+
+
+def encoder_calls(model):
+    """Count the image encoder's runs (a forward hook on the real module)."""
+    calls = []
+    handle = model.vision_encoder.register_forward_hook(lambda *_: calls.append(1))
+    return calls, handle
+
+
+def test_a_prepared_click_gives_the_same_preview_without_the_encoder(parts, images):
+    plain = new_session(parts, images)
+    want = plain.add_prompt(5, "o", points=[Point(x=40, y=24)])
+    prepared = new_session(parts, images)
+    prepared.prepare(5)  # what session.open does for the host's current frame
+    calls, handle = encoder_calls(parts[0])
+    try:
+        got = prepared.add_prompt(5, "o", points=[Point(x=40, y=24)])
+    finally:
+        handle.remove()
+    assert calls == []  # the click ran only the prompt encoder and the mask decoder
+    np.testing.assert_array_equal(got.layers["o"], want.layers["o"])
+    assert got.scores == want.scores
+    # and what follows is the same too: propagation from the prepared keyframe
+    for a, b in zip(prepared.propagate("forward"), plain.propagate("forward"), strict=True):
+        np.testing.assert_array_equal(a.layers["o"], b.layers["o"])
+
+
+def test_the_feature_cache_is_a_bounded_lru(parts, images):
+    s = new_session(parts, images)
+    s.feature_frames = 2
+    for n in (0, 1, 2):
+        s.prepare(n)
+    assert list(s.features) == [1, 2]
+    s.prepare(1)  # used again: the most recent
+    assert list(s.features) == [2, 1]
+    s.add_prompt(7, "o", points=[Point(x=10, y=10)])  # a click on a new frame keeps its features
+    assert list(s.features) == [1, 7]
+    calls, handle = encoder_calls(parts[0])
+    try:
+        s.add_prompt(7, "o", points=[Point(x=12, y=10, label=0)])  # visited: no encoder
+        s.add_prompt(3, "o", points=[Point(x=12, y=10)])  # not kept: the encoder runs
+    finally:
+        handle.remove()
+    assert len(calls) == 1 and list(s.features) == [7, 3]
+    s.close()
+    assert not s.features
+
+
+def test_a_display_size_preview(parts, images):
+    s = new_session(parts, images)
+    full = s.add_prompt(4, "o", points=[Point(x=40, y=24)])
+    small = s.add_prompt(4, "o", points=[Point(x=40, y=24)], replace=True, size=(24, 40))
+    assert small.layers["o"].shape == (24, 40) and full.layers["o"].shape == (H, W)
+    assert small.scores == full.scores
+
+
+def test_kept_frames_share_one_position_encoding(parts, images):
+    s = new_session(parts, images)
+    for n in (1, 2, 3):
+        s.prepare(n)
+    pos = [s.features[n]["vision_pos_embeds"] for n in (1, 2, 3)]
+    assert pos[0] is pos[1] is pos[2]  # one copy, not one per frame
+    assert s.features[1]["vision_feats"][0] is not s.features[2]["vision_feats"][0]

@@ -61,3 +61,28 @@ def test_session_fields_exist_and_behave(family):
     F.forget_tracking(session)
     assert not outs[0][F.NON_COND] and not F.tracked(session)[0]
     assert F.cond_frames(session) == {0, 2}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_a_frame_embedded_ahead_gives_the_same_call(family):
+    """``embed_frame`` + ``use_features`` (a click after session open) equal a plain call."""
+    make, size = FAMILIES[family]
+    model = tiny_model(make(), seed=0)
+    processor = tiny_processor(size, family)
+    image = np.random.default_rng(1).random((48, 80, 3)).astype(np.float32)
+    pixels = processor(images=image, do_rescale=False, return_tensors="pt").pixel_values[0]
+    masks = []
+    for ahead in (False, True):
+        session = processor.init_video_session(inference_device="cpu", dtype=torch.float32)
+        with torch.inference_mode():
+            if ahead:
+                features = F.embed_frame(model, session, 3, pixels)
+                assert not F.pixel_store(session), "embedding left the frame's pixels behind"
+                F.vision_cache(session).clear()
+                F.use_features(session, 3, features)
+            processor.add_inputs_to_inference_session(
+                session, frame_idx=3, obj_ids=1, input_points=[[[[30.0, 20.0]]]],
+                input_labels=[[[1]]], original_size=(48, 80))
+            out = model(inference_session=session, frame=None if ahead else pixels, frame_idx=3)
+        masks.append(out.pred_masks.clone())
+    torch.testing.assert_close(masks[1], masks[0], rtol=0, atol=0)

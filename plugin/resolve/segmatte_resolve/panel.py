@@ -14,7 +14,14 @@ import json
 import queue
 from typing import Any
 
-from segmatte.client.jobspec import DIRECTIONS, JobSpec, ObjectPrompts, Output, SpecError, text_label
+from segmatte.client.jobspec import (
+    DIRECTIONS,
+    JobSpec,
+    ObjectPrompts,
+    Output,
+    SpecError,
+    text_label,
+)
 from segmatte.client.patterns import clip_stem
 
 from . import fusion_nodes, shapes
