@@ -9,7 +9,7 @@ from pathlib import Path
 
 from serverkit import SHORT_FRAMES, ServerProcess, key_spec
 
-from segmatte.client.events import Accepted, Done, Event, FrameWritten, Progress
+from segmatte.client.events import Accepted, Done, Event, FrameWritten, JobState, Progress
 
 CLIENTS = 10
 JOBS_EACH = 20
@@ -18,14 +18,23 @@ WAIT = 240.0
 
 
 def check_job_events(job: str, events: list[Event]) -> None:
-    assert isinstance(events[0], Accepted) and events[0].total == SHORT_FRAMES, events
+    """Complete and in order. A client whose heartbeats were missed on the loaded
+    machine reconnects and resubscribes: the server then sends the job's state
+    (``JobState``, the events so far folded in) and goes on from there, so a
+    reconnect may fold frames into a state, never drop or reorder one."""
+    first = events[0]
+    assert (isinstance(first, Accepted) and first.total == SHORT_FRAMES) or (
+        isinstance(first, JobState) and first.total == SHORT_FRAMES), events
     frames = [e.frame for e in events if isinstance(e, FrameWritten)]
-    assert frames == list(range(SHORT_FRAMES)), (job, events)
-    done = [e.done for e in events if isinstance(e, Progress)]
+    assert frames == sorted(set(frames)), (job, events)
+    if not any(isinstance(e, JobState) for e in events):
+        assert frames == list(range(SHORT_FRAMES)), (job, events)
+    done = [e.done for e in events if isinstance(e, Progress | JobState)]
     assert done == sorted(done), (job, events)
-    end = events[-1]
-    assert isinstance(end, Done) and end.written == SHORT_FRAMES, (job, events)
-    assert sum(isinstance(e, Done) for e in events) == 1
+    end = events[-1]  # the job's end, or its state after a reconnect when it ended meanwhile
+    assert (isinstance(end, Done) and end.written == SHORT_FRAMES) or (
+        isinstance(end, JobState) and end.state == "done" and end.written == SHORT_FRAMES), (job, events)
+    assert sum(isinstance(e, Done) for e in events) <= 1
 
 
 def test_ten_clients_twenty_jobs_each(server_factory, clips: dict[str, str], tmp_path: Path) -> None:
@@ -51,7 +60,8 @@ def test_ten_clients_twenty_jobs_each(server_factory, clips: dict[str, str], tmp
                     continue
                 if event.job in mine:
                     mine[event.job].append(event)
-                    if event.type in ("done", "failed", "cancelled"):
+                    if event.type in ("done", "failed", "cancelled") or (
+                            isinstance(event, JobState) and event.state in ("done", "failed", "cancelled")):
                         open_jobs.discard(event.job)
             with lock:
                 results.update(mine)
