@@ -242,8 +242,8 @@ def main() -> None:
                                                 max(1, args.repeats - 1))})
         lengths = [int(v) for v in args.sam2_memory_lengths.split(",") if v]
         report[f"memory_vs_length_sam2.1-tiny-sized-{args.sam2_size}"] = memory_vs_length(parts, lengths)
-    report["memory_vs_length_tiny"] = memory_vs_length(tiny, [10, 30] if args.smoke or args.quick
-                                                       else [10, 30, 90])
+    report["memory_vs_length_tiny"] = memory_vs_length(
+        tiny, [4] if args.smoke else [10, 30] if args.quick else [10, 30, 90])
     benchkit.emit(report, args.json)
 
 
