@@ -56,8 +56,11 @@ def test_run_all_smoke_writes_one_json_with_the_figures(tmp_path: Path) -> None:
     for name, eng in benches["pipeline"]["result"]["engines"].items():
         if "skipped" in eng:
             continue
-        for stage in ("check_job", "engine_open", "decode", "engine_finish", "write"):
-            assert eng["stages"][stage]["wall_s"] > 0 and "cpu_s" in eng["stages"][stage]
+        for stage in ("check_job", "engine_open"):  # fixed costs (the key engine loads nothing)
+            assert eng["stages"][stage]["wall_s"] >= 0 and "cpu_s" in eng["stages"][stage]
+        for stage in ("decode", "engine_finish", "write"):
+            assert eng["stages"][stage]["frames"] > 0 and eng["stages"][stage]["wall_s"] > 0
+            assert "cpu_ms_per_frame" in eng["stages"][stage]
         assert eng["job"]["frames"] > 0 and eng["p1"]["honest_p1"] > 0, name
     assert {"key", "track"} <= set(benches["pipeline"]["result"]["engines"])
     track = benches["track"]["result"]
