@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tiny test models
 import benchkit  # noqa: E402
 from tiny_track import tiny_model, tiny_processor, tiny_sam2_config  # noqa: E402
-from track_reference import reference_run  # noqa: E402
+from track_reference import reference_run, reference_stream  # noqa: E402
 
 SIZES = {"320x180": (320, 180), "1080p": (1920, 1080), "4k": (3840, 2160)}
 def clip_images(n: int, w: int = 320, h: int = 180) -> dict[int, np.ndarray]:
@@ -148,6 +148,7 @@ def compare(name, parts, frames, size=(320, 180), repeats=3):
                 bjob, fp_bare = _bare_at(parts, images, order, px, py)
             ours.append(job)
             bare.append(bjob)
+        step = lockstep(parts, images, objects, order, px, py)
     ours_ms = statistics.median(1e3 * j.per_frame()[0] for j in ours)
     bare_ms = statistics.median(1e3 * j.per_frame()[0] for j in bare)
     ours_best = min(1e3 * j.per_frame()[0] for j in ours)
@@ -164,6 +165,7 @@ def compare(name, parts, frames, size=(320, 180), repeats=3):
             "ratio_cpu_ours_over_bare": round(ours_cpu / bare_cpu, 3),
             "ratio_each_repeat": [round(o.per_frame()[0] / b.per_frame()[0], 3)
                                   for o, b in zip(ours, bare)],
+            "lockstep": step,
             "stages_first_repeat": {k: v.to_dict() for k, v in stages.items()},
             "open_ms": round(1e3 * prime_s, 1),
             "session_bytes_ours": fp_ours.tensor_bytes, "session_bytes_bare": fp_bare.tensor_bytes}
@@ -188,6 +190,43 @@ def _bare_at(parts, images, order, px, py):
     return job, footprint(sessions[-1])
 
 
+def lockstep(parts, images, objects, order, px, py) -> dict:
+    """Ours and bare stepped one frame each in turn (who goes first alternates), each frame
+    timed: load on the machine hits both within milliseconds. Frame 0 (bare primes it and
+    then tracks it: two model calls) is left out of the per-frame ratios."""
+    h, w = images[order[0]].shape[:2]
+    engine = TrackEngine({}, parts=parts)
+    engine.open(ClipInfo(w, h, 24.0, 0, len(images) - 1), objects,
+                fetch=lambda n: Frame(n, images[n]))
+    ours = engine.stream(Frame(n, images[n]) for n in order)
+    bare = reference_stream(*parts, images, order,
+                            [(0, 1, dict(input_points=[[[[px, py]]]], input_labels=[[[1]]]))], 0)
+    rows = []
+
+    def step(it):
+        w0, c0 = time.perf_counter(), time.process_time()
+        next(it)
+        return time.perf_counter() - w0, time.process_time() - c0
+
+    for i in range(len(order)):
+        if i % 2:
+            b = step(bare)
+            o = step(ours)
+        else:
+            o = step(ours)
+            b = step(bare)
+        rows.append((o, b))
+    tracked = rows[1:] or rows
+    wall = [o[0] / b[0] for o, b in tracked]
+    cpu = [o[1] / b[1] for o, b in tracked if b[1] > 0]
+    return {"frames": len(rows),
+            "ours_ms_per_tracked_frame": round(1e3 * statistics.median(o[0] for o, _ in tracked), 2),
+            "bare_ms_per_tracked_frame": round(1e3 * statistics.median(b[0] for _, b in tracked), 2),
+            "median_frame_ratio": round(statistics.median(wall), 3),
+            "median_frame_cpu_ratio": round(statistics.median(cpu), 3) if cpu else None,
+            "sum_ratio": round(sum(o[0] for o, _ in tracked) / sum(b[0] for _, b in tracked), 3)}
+
+
 def memory_vs_length(parts, lengths):
     rows = []
     for n in lengths:
@@ -203,7 +242,7 @@ def memory_vs_length(parts, lengths):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=30)
-    ap.add_argument("--repeats", type=int, default=4)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sizes", default="320x180,1080p,4k", help=f"of {', '.join(SIZES)}")
     ap.add_argument("--sam2-size", type=int, default=256)
@@ -215,7 +254,7 @@ def main() -> None:
     if args.smoke:
         args.frames, args.repeats, args.sizes, args.skip_sam2_tiny = 3, 1, "320x180,1080p", True
     elif args.quick:
-        args.frames, args.repeats, args.sam2_memory_lengths = 10, 4, "10"
+        args.frames, args.repeats, args.sam2_memory_lengths = 12, 2, "10"
     torch.set_num_threads(args.threads)
     tiny = (tiny_model(tiny_sam2_config(64)), tiny_processor(64))
     runs = []
@@ -226,13 +265,15 @@ def main() -> None:
     report = {"bench": "track", "threads": torch.get_num_threads(), "runs": runs}
     at_1080 = [r for r in runs if r["size"] == "1080p"]
     if at_1080:
-        best = at_1080[0]["ratio_best_ours_over_best_bare"]
+        r = at_1080[0]
+        ratio = r["lockstep"]["median_frame_ratio"]
         report["goal_p3"] = {"goal": "track engine <= 1.05x the bare loop at 1080p output",
-                             "measured": best, "median_ratio": at_1080[0]["ratio_ours_over_bare"],
-                             "cpu_ratio": at_1080[0]["ratio_cpu_ours_over_bare"],
-                             "met": best <= 1.05,
-                             "note": "best of the alternated repeats each side (the cost with "
-                                     "the least interference from other load); median beside it"}
+                             "measured": ratio, "cpu_ratio": r["lockstep"]["median_frame_cpu_ratio"],
+                             "whole_run_median_ratio": r["ratio_ours_over_bare"],
+                             "whole_run_best_ratio": r["ratio_best_ours_over_best_bare"],
+                             "met": ratio <= 1.05,
+                             "note": "median over tracked frames of ours/bare, the two stepped "
+                                     "in lockstep (bench_track.lockstep); whole-run ratios beside"}
     if not args.skip_sam2_tiny:
         cfg = sam2_tiny_sized(args.sam2_size)
         parts = (tiny_model(cfg, weight_scale=1.0, object_bias=4.0), tiny_processor(args.sam2_size))
