@@ -20,7 +20,6 @@ Usage: ``python3 bench/bench_batch.py [--smoke|--quick] [--json PATH] [--shots 6
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys

@@ -28,7 +28,6 @@ import queue
 import sys
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,11 +35,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+import benchkit  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-
-import benchkit  # noqa: E402
 
 GOALS = {"person": 150.0, "track": 60.0}
 RING = 3  # pinned buffers in flight: one decoding, one copying, one computing
@@ -49,7 +47,6 @@ RING = 3  # pinned buffers in flight: one decoding, one copying, one computing
 def make_clip(path: Path, frames: int, w: int, h: int) -> Path:
     """A moving disc on green (clipgen's picture), written with OpenCV (no ffmpeg needed)."""
     import cv2
-
     from clipgen import green_screen
 
     distinct = [green_screen(n * 3, w, h)[0] for n in range(8)]
@@ -98,7 +95,7 @@ def frames_in_order(path: Path, frames: int, decoders: int, stop: threading.Even
                 yield bgr
     finally:
         stop.set()
-        for q, t in zip(queues, threads):
+        for q, t in zip(queues, threads, strict=False):
             while t.is_alive():  # let a decoder blocked on a full queue see stop and exit
                 try:
                     q.get_nowait()
@@ -131,10 +128,10 @@ class Track:
     """SAM 2 video model in streaming mode, one object prompted on frame 0, trimmed per frame."""
 
     def __init__(self, device, w, h, dry):
+        from tiny_track import tiny_model, tiny_processor, tiny_sam2_config
         from transformers import Sam2VideoConfig
 
         from segmatte.models.track.streaming import SessionTrimmer, memory_window
-        from tiny_track import tiny_model, tiny_processor, tiny_sam2_config
 
         size = 64 if dry else 1024
         cfg = tiny_sam2_config(size) if dry else Sam2VideoConfig()  # SAM 2.1 tiny widths, 1024²
@@ -299,11 +296,13 @@ def main() -> int:
     w, h = (192, 108) if dry else map(int, args.size.lower().split("x"))
     frames = 4 if dry else args.frames
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float16
-    # CPU bf16 convolutions are ~100x slower than fp32: the dry run checks the logic, so it
-    # autocasts only when asked (--dry-autocast; checked once: person and track run under it)
+    # the dry run checks the logic: CPU autocast is slow and says nothing of the GPU's, so it
+    # autocasts only when asked (--dry-autocast; person and track were run under it once)
     use_amp = not dry or args.dry_autocast
-    amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16 if dry else dtype,
-                                  enabled=use_amp))
+
+    def amp():
+        return torch.autocast(device.type, dtype=torch.bfloat16 if dry else dtype,
+                              enabled=use_amp)
     if not dry:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True

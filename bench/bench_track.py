@@ -164,7 +164,7 @@ def compare(name, parts, frames, size=(320, 180), repeats=3):
             "ratio_best_ours_over_best_bare": round(ours_best / bare_best, 3),
             "ratio_cpu_ours_over_bare": round(ours_cpu / bare_cpu, 3),
             "ratio_each_repeat": [round(o.per_frame()[0] / b.per_frame()[0], 3)
-                                  for o, b in zip(ours, bare)],
+                                  for o, b in zip(ours, bare, strict=True)],
             "lockstep": step,
             "stages_first_repeat": {k: v.to_dict() for k, v in stages.items()},
             "open_ms": round(1e3 * prime_s, 1),
