@@ -19,9 +19,11 @@ cd "$ROOT"
 WHEELS="$ROOT/.whl"
 DRY=0
 EXTRA=()
-# what segmatte imports that the CUDA image lacks (pydantic for options, OpenImageIO for EXR)
-NEEDED=(pydantic==2.12.5 pydantic-core==2.41.5 annotated-types==0.7.0 typing-inspection==0.4.2
-        OpenImageIO)
+# what segmatte imports that the CUDA image lacks (pydantic for options, OpenImageIO for EXR),
+# and the transformers this project tests with (the image's 5.17 may differ in the session
+# internals models/track/session_fields.py reads); versions as in the dev venv
+NEEDED=(pydantic==2.13.4 pydantic-core==2.46.4 annotated-types==0.7.0 typing-inspection==0.4.2
+        OpenImageIO==3.2.2.0 transformers==5.25.0 huggingface-hub==2.4.0)
 while [ $# -gt 0 ]; do
   case "$1" in
     --cpu-dry-run) DRY=1 ;;
