@@ -1,27 +1,27 @@
-#!/usr/bin/env python3
-"""Batch throughput: shots/hour and frames/s, in this process vs on local Ray.
+"""Batch throughput: shots/hour and frames/s in-process, through the server queue, on Ray.
 
-Prints one JSON object. A small batch (``--shots`` green-screen clips cut
-into an EDL, key engine) runs once in-process (shots one after another) and
-once on a local Ray instance with ``--workers`` actors (``num_gpus=0``).
-Ray's start-up (``ray_start_s``) and actor start (``actors_start_s``, which
-includes importing the pipeline in each worker) are reported apart from the
-batch's own time. ``local_1_thread`` repeats the in-process run with one torch
-thread, as Ray gives each 1-CPU worker (``OMP_NUM_THREADS=1``): on a busy
-2-core machine torch's default thread count fights the decoder and writer
-threads. On a 2-core machine two Ray workers compete with each other
-and with the driver for the cores: compare ratios within one run and note
-``cpus``; the point of Ray is many GPUs, which this cannot show.
+Prints one JSON object. A small batch (``--shots`` green-screen clips cut into
+an EDL, key engine) runs: in this process with the thread policy of
+models/device.py (``local``), in this process with torch on every core
+(``local_all_cores``, ``SEGMATTE_TORCH_THREADS``: the policy sets the count at
+every job, so a bare ``torch.set_num_threads`` would be undone), through a
+real ``segmatte serve`` subprocess's queue with the ``segmatte batch`` CLI as
+its client (``server``: the client's own wall, CPU and peak RSS, read with
+``wait4``, and the server's CPU), and with ``segmatte batch --ray auto``
+against a local Ray instance started here (``ray``; not in ``--smoke``).
+Each run reports the torch thread count it ran with. On 2 shared cores
+workers compete with each other and with the driver: compare ratios within
+one run; the point of Ray is many GPUs, which this cannot show.
 
-Usage: ``python3 bench/bench_batch.py [--shots 6] [--frames 48] [--size 320x240] [--workers 2]``
+Usage: ``python3 bench/bench_batch.py [--smoke|--quick] [--json PATH] [--shots 6]
+[--frames 48] [--size 320x240] [--workers 2]``
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,8 +30,12 @@ from pathlib import Path
 # the local Ray instance binds to 127.0.0.1 only (read by Ray at import)
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 
+import benchkit  # noqa: E402
 import clipgen  # noqa: E402
 
 from segmatte.server.batch.driver import run_batch  # noqa: E402
@@ -67,10 +71,96 @@ def _tc(frames: int, fps: int = 24) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}:{f:02d}"
 
 
-def figures(seconds: float, shots: int, frames: int) -> dict[str, float]:
-    return {"seconds": round(seconds, 2),
-            "shots_per_hour": round(shots * 3600 / seconds, 1) if seconds else 0.0,
-            "frames_per_s": round(frames / seconds, 2) if seconds else 0.0}
+def figures(t: benchkit.Timing, shots: int) -> dict[str, float]:
+    return {**t.to_dict(),
+            "shots_per_hour": round(shots * 3600 / t.wall_s, 1) if t.wall_s else 0.0}
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, float, int, str]:
+    """Run the ``segmatte batch`` CLI; (wall s, CPU s, peak RSS MiB, exit code, stderr tail)."""
+    cmd = [sys.executable, "-m", "segmatte.server.commands.batch", *args, "--json"]
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        err.seek(0)
+        tail = err.read().decode(errors="replace")[-800:]
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode, tail
+
+
+def server_run(tmp: Path, edl: Path, shots: int, frames: int, workers: int) -> dict:
+    """The default path: the CLI as a client of a real server's queue."""
+    from serverkit import ServerProcess
+
+    t0 = time.perf_counter()
+    srv = ServerProcess(tmp / "srv", workers=1).start()
+    start_s = time.perf_counter() - t0
+    try:
+        env = {**srv.env, "SEGMATTE_ADDRESS": srv.address}
+        cpu0 = proc_cpu_s(srv.proc.pid)
+        wall, cpu, rss, rc, tail = run_cli([str(edl), "--out", str(tmp / "server-out"),
+                                            "--window", str(workers), "--no-start"], env)
+        server_cpu = proc_cpu_s(srv.proc.pid) - cpu0
+    finally:
+        srv.stop()
+    if rc != 0:
+        raise RuntimeError(f"segmatte batch through the server failed ({rc}): {tail}")
+    t = benchkit.Timing("server", shots * frames, wall, cpu)
+    return {**figures(t, shots), "server_start_s": round(start_s, 2),
+            "server_cpu_s": round(server_cpu, 2), "client_peak_rss_mb": round(rss, 1),
+            "note": "wall_s/cpu_s are the CLI client's; server_cpu_s is the server's during it"}
+
+
+def ray_run(tmp: Path, edl: Path, shots: int, frames: int, workers: int) -> dict:
+    """``segmatte batch --ray auto`` against a Ray instance this bench starts (and stops)."""
+    try:
+        import ray
+    except ImportError:
+        return {"skipped": "ray not installed"}
+    t0 = time.perf_counter()
+    ctx = ray.init(num_cpus=max(2, workers), include_dashboard=False, log_to_driver=False)
+    start_s = time.perf_counter() - t0
+    try:
+        env = {**os.environ, "RAY_ADDRESS": ctx.address_info["gcs_address"]}
+        wall, cpu, rss, rc, tail = run_cli([str(edl), "--out", str(tmp / "ray-out"), "--ray", "auto",
+                                            "--workers", str(workers)], env)
+    finally:
+        ray.shutdown()
+    if rc != 0:
+        raise RuntimeError(f"segmatte batch --ray auto failed ({rc}): {tail}")
+    t = benchkit.Timing("ray", shots * frames, wall, cpu)
+    return {**figures(t, shots), "ray_start_s": round(start_s, 2), "workers": workers,
+            "client_peak_rss_mb": round(rss, 1),
+            "note": "wall includes the actors' start (each imports the pipeline); "
+                    "cpu_s is the CLI driver's own"}
+
+
+def local_run(shots, out: Path, threads: str | None) -> tuple[benchkit.Timing, int]:
+    """The batch in this process; ``threads`` sets SEGMATTE_TORCH_THREADS for its jobs."""
+    import torch
+
+    saved = os.environ.get("SEGMATTE_TORCH_THREADS")
+    if threads is not None:
+        os.environ["SEGMATTE_TORCH_THREADS"] = threads
+    try:
+        with benchkit.timed("local", sum(s.frames for s in shots)) as t:
+            result = run_batch(shots, BatchSettings(output=out), InProcessRunner())
+        used = torch.get_num_threads()  # what the jobs' device policy set
+    finally:
+        if saved is None:
+            os.environ.pop("SEGMATTE_TORCH_THREADS", None)
+        else:
+            os.environ["SEGMATTE_TORCH_THREADS"] = saved
+    assert result.ok, result.manifest.to_dict()
+    return t, used
 
 
 def main() -> None:
@@ -79,58 +169,41 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--size", default="320x240")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--skip-ray", action="store_true")
+    benchkit.add_common_args(ap)
     args = ap.parse_args()
+    if args.smoke:
+        args.shots, args.frames, args.skip_ray = 2, 6, True
+    elif args.quick:
+        args.shots, args.frames = 3, 24
     w, h = map(int, args.size.lower().split("x"))
     result: dict[str, object] = {
-        "shots": args.shots, "frames_per_shot": args.frames, "size": args.size,
-        "engine": "key", "cpus": os.cpu_count(), "python": platform.python_version()}
+        "bench": "batch", "shots": args.shots, "frames_per_shot": args.frames, "size": args.size,
+        "engine": "key"}
 
     with tempfile.TemporaryDirectory(prefix="segmatte-bench-batch-") as tmp:
         tmp = Path(tmp)
-        shots = read_shots(make_cut(tmp, args.shots, args.frames, w, h))
-        total = sum(s.frames for s in shots)
+        edl = make_cut(tmp, args.shots, args.frames, w, h)
+        shots = read_shots(edl)
 
-        # warm-up (imports, first-call set-up), as the Ray actors get theirs before timing
+        # warm-up (imports, first-call set-up), as the server and Ray workers get theirs
         run_batch(shots[:1], BatchSettings(output=tmp / "warm"), InProcessRunner())
-        import torch
-
-        threads = torch.get_num_threads()
-        t0 = time.perf_counter()
-        local = run_batch(shots, BatchSettings(output=tmp / "local"), InProcessRunner())
-        result["local"] = {**figures(time.perf_counter() - t0, args.shots, total),
-                           "torch_threads": threads}
-        assert local.ok, local.manifest.to_dict()
-        # Ray gives each 1-CPU worker one torch thread; the same in-process, for comparison
-        torch.set_num_threads(1)
-        t0 = time.perf_counter()
-        run_batch(shots, BatchSettings(output=tmp / "local1"), InProcessRunner())
-        result["local_1_thread"] = {**figures(time.perf_counter() - t0, args.shots, total),
-                                    "torch_threads": 1}
-        torch.set_num_threads(threads)
-
-        try:
-            import ray
-        except ImportError:
-            result["ray"] = "not installed"
+        t, used = local_run(shots, tmp / "local", None)
+        result["local"] = {**figures(t, args.shots), "torch_threads": used,
+                           "note": "thread count from models/device.py's policy"}
+        if not args.smoke:
+            t, used = local_run(shots, tmp / "local-all", str(benchkit.cores()))
+            result["local_all_cores"] = {**figures(t, args.shots), "torch_threads": used}
+            result["all_cores_vs_policy"] = round(result["local"]["wall_s"] /
+                                                  result["local_all_cores"]["wall_s"], 3)
+        result["server"] = server_run(tmp, edl, args.shots, args.frames, args.workers)
+        if args.skip_ray:
+            result["ray"] = {"skipped": "--skip-ray (or --smoke)"}
         else:
-            from segmatte.server.batch.runner_ray import RayRunner, RaySettings
-
-            t0 = time.perf_counter()
-            ray.init(num_cpus=max(2, args.workers), include_dashboard=False, log_to_driver=False)
-            result["ray_start_s"] = round(time.perf_counter() - t0, 2)
-            t0 = time.perf_counter()
-            runner = RayRunner(RaySettings(address=None, workers=args.workers, num_gpus=0))
-            ray.get([wk.stats.remote() for wk in runner.workers])  # actors up
-            result["actors_start_s"] = round(time.perf_counter() - t0, 2)
-            t0 = time.perf_counter()
-            remote = run_batch(shots, BatchSettings(output=tmp / "ray"), runner)
-            result["ray"] = {**figures(time.perf_counter() - t0, args.shots, total),
-                             "workers": args.workers}
-            assert remote.ok, remote.manifest.to_dict()
-            runner.close()
-            ray.shutdown()
-            result["ray_vs_local"] = round(result["local"]["seconds"] / result["ray"]["seconds"], 2)
-    print(json.dumps(result, indent=2))
+            result["ray"] = ray_run(tmp, edl, args.shots, args.frames, args.workers)
+            if "wall_s" in result["ray"]:
+                result["ray_vs_local"] = round(result["local"]["wall_s"] / result["ray"]["wall_s"], 2)
+    benchkit.emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ as the engine does (see :mod:`.engine_track`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,15 @@ def reference_run(model: Any, processor: Any, images: dict[int, np.ndarray], ord
     ``(frame number, obj_id, add_inputs kwargs)`` in the order to add them.
     A frame with nothing to track maps to ``{}``.
     """
+    return dict(reference_stream(model, processor, images, order, prompts, first, prime))
+
+
+def reference_stream(model: Any, processor: Any, images: dict[int, np.ndarray],
+                     order: Sequence[int], prompts: Sequence[tuple[int, int, dict]], first: int,
+                     prime: bool = True) -> Iterator[tuple[int, dict[int, tuple[np.ndarray, float]]]]:
+    """:func:`reference_run` one frame at a time: ``(frame number, result)`` in ``order``
+    (the keyframes are primed before the first). A benchmark steps it in lockstep with
+    the engine, so load on a shared machine hits both alike."""
     height, width = next(iter(images.values())).shape[:2]
     session = processor.init_video_session(inference_device="cpu", dtype=torch.float32)
 
@@ -44,7 +53,6 @@ def reference_run(model: Any, processor: Any, images: dict[int, np.ndarray], ord
     for n, oid, kw in prompts:
         by_frame.setdefault(n, []).append((oid, kw))
     cond: set[int] = set()
-    results: dict[int, dict] = {}
 
     def add(n: int) -> Any:
         out = None
@@ -57,21 +65,24 @@ def reference_run(model: Any, processor: Any, images: dict[int, np.ndarray], ord
         cond.add(n - first)
         return out
 
-    with torch.inference_mode():
-        if prime:
+    # inference mode per step, not around the yields: grad mode is thread state
+    if prime:
+        with torch.inference_mode():
             for n in sorted(by_frame):
                 add(n)
-        prev = None
-        for i, n in enumerate(order):
-            nxt = order[i + 1] if i + 1 < len(order) else None
-            reverse = (n < prev) if prev is not None else (nxt is not None and nxt < n)
-            idx = n - first
+    prev = None
+    for i, n in enumerate(order):
+        nxt = order[i + 1] if i + 1 < len(order) else None
+        reverse = (n < prev) if prev is not None else (nxt is not None and nxt < n)
+        idx = n - first
+        with torch.inference_mode():
             if n in by_frame:
-                results[n] = result(add(n))
+                got = result(add(n))
             elif any((k >= idx) if reverse else (k <= idx) for k in cond):
-                out = model(inference_session=session, frame=pixels(n), frame_idx=idx, reverse=reverse)
-                results[n] = result(out)
+                out = model(inference_session=session, frame=pixels(n), frame_idx=idx,
+                            reverse=reverse)
+                got = result(out)
             else:
-                results[n] = {}
-            prev = n
-    return results
+                got = {}
+        prev = n
+        yield n, got

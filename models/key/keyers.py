@@ -187,7 +187,9 @@ def screen_pixels(rgb: torch.Tensor, channel: int, balance: float = 1.0) -> torc
         return torch.zeros_like(d, dtype=torch.bool)
     ds = _blur_unclamped(d[None, None], 1.0)
     win = max(3, min(d.shape) // 12) | 1
-    local = F.max_pool2d(ds, win, 1, win // 2)
+    # a square max is a row max then a column max: the same values in O(win), not O(win²)
+    # per pixel (the square window took ~50 s a frame at 1080p; bench/bench_pipeline.py)
+    local = F.max_pool2d(F.max_pool2d(ds, (1, win), 1, (0, win // 2)), (win, 1), 1, (win // 2, 0))
     cand = ((d >= 0.7 * local[0, 0]) & (ds[0, 0] >= 0.25 * q99)).to(rgb.dtype)
     return ops.choke(cand, 2.0) > 0.5
 
