@@ -34,6 +34,7 @@ import benchkit  # noqa: E402
 import clipgen  # noqa: E402
 
 from segmatte.models import device as device_config  # noqa: E402
+from segmatte.models import registry  # noqa: E402
 from segmatte.models.finish.stage import FinishStage  # noqa: E402
 from segmatte.models.frames import ClipInfo  # noqa: E402
 from segmatte.server.media import open_reader  # noqa: E402
@@ -113,7 +114,7 @@ def measure(spec, naive: bool) -> dict:
     clip = ClipInfo(plan.media.width, plan.media.height, plan.media.fps or 24.0, plan.first,
                     plan.last)
     with benchkit.timed("engine_open") as opened:
-        engine = plan.engine_cls(plan.options, model=spec.model, device="cpu")
+        engine = registry.engine_class(plan.engine_cls)(plan.options, model=spec.model, device="cpu")
         engine.schedule(spec.direction, None)
         engine.open(clip, spec.objects)
 
@@ -171,7 +172,7 @@ def measure(spec, naive: bool) -> dict:
 
 def naive_loop(spec, plan, clip) -> benchkit.Timing:
     """Decode one frame, compute it, write it, next: no overlap, same engine and writer."""
-    engine = plan.engine_cls(plan.options, model=spec.model, device="cpu")
+    engine = registry.engine_class(plan.engine_cls)(plan.options, model=spec.model, device="cpu")
     engine.schedule(spec.direction, None)
     engine.open(clip, spec.objects)
     stage = FinishStage(spec.finish, device="cpu")
