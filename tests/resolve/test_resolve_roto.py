@@ -68,12 +68,13 @@ def test_session_opens_on_the_playhead_frame_and_previews_at_the_comps_size(
         win.click("add")
         win.click("preview")
         yield from wait_for(items, "preview of frame 5 ready")
-        seen["info"] = items["preview_info"].Text
+        # read before the window closes (closing the session removes its previews)
+        seen["preview"] = read_matte(items["preview_info"].Text.rsplit(" — ", 1)[1])
         win.close()
 
     host.run(scripts / "Utility" / LAUNCHER, play)
     assert [kw["frame"] for kw in opened] == [5]
-    alpha, meta = read_matte(Path(seen["info"].rsplit(" — ", 1)[1]))
+    alpha, meta = seen["preview"]
     assert alpha.shape[:2] == (24, 32) and meta["frame"] == 5
 
 
@@ -107,6 +108,7 @@ def test_prompts_on_two_frames_preview_run_and_correct(reading: fr.Reading, gree
         yield from wait_for(items, "preview of frame 5 ready")
         seen["preview_status"] = items["status"].Text
         seen["preview_info"] = items["preview_info"].Text
+        seen["preview_shape"] = read_matte(seen["preview_info"].rsplit(" — ", 1)[1])[0].shape
         comp = host.item.comps[0] if host.item.comps else None
         seen["preview_tools"] = [t.inputs.get("Clip") for t in comp.tools
                                  if t.name == "segmatte_preview"] if comp else None
@@ -132,7 +134,7 @@ def test_prompts_on_two_frames_preview_run_and_correct(reading: fr.Reading, gree
     assert seen["preview_status"].startswith("preview of frame 5 ready: score "), seen
     path = Path(seen["preview_info"].rsplit(" — ", 1)[1])
     assert path.name == "preview_object.0005.exr" and path.parent.parent.name == "sessions"
-    assert read_matte(path)[0].shape[:2] == (48, 64)  # the timeline says nothing: source size
+    assert seen["preview_shape"][:2] == (48, 64)  # the timeline says nothing: source size
     if reading.comps == "one":  # the item has a comp: the preview shows in a Loader there
         assert seen["preview_tools"] == [str(path)]
         assert "(Loader segmatte_preview in the Fusion comp)" in seen["preview_info"]

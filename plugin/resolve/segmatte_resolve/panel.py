@@ -260,7 +260,7 @@ class Panel:
             self.roto.close()
             self.attached_patterns.clear()
         self.roto = RotoSession(self.client_factory, key, OBJECT_ID, resolve_clip.preview_size(
-            shot.size, resolve_clip.timeline_size(shot.timeline)))
+            shot.size, shot.comp_size))
         return self.roto
 
     def on_preview(self, ev: Any = None) -> None:
