@@ -192,7 +192,8 @@ class Link:
 
     def open_session(self, watch: SessionWatch, callback: Callable[[SessionWatch], None],
                      **fields: Any) -> None:
-        """``session.open`` on ``watch.source``; ``callback(watch)`` once it is open or refused."""
+        """``session.open`` on ``watch.source`` (``watch.frame``, the playhead's, is embedded
+        before the reply); ``callback(watch)`` once it is open or refused."""
         self.clear_notice()
         self.session = watch
 
@@ -207,11 +208,14 @@ class Link:
                 watch.model = str(reply.get("model", ""))
             callback(watch)
 
+        if watch.frame is not None:  # embedded before the reply: the first click is cheap
+            fields.setdefault("frame", int(watch.frame))
         self.request("session.open", then, source=watch.source, engine="track", **fields)
 
     def prompt(self, obj: str, frame: int, callback: Callable[[dict | None], None],
                **fields: Any) -> None:
-        """``session.prompt``; the preview lands in the session watch, then ``callback(reply)``."""
+        """``session.prompt``; the preview lands in the session watch, then ``callback(reply)``.
+        The preview comes at the clip's size on screen (cheaper to make and to load)."""
         watch = self.session
         if watch is None or watch.state not in ("open", "propagating"):
             raise ConnectionError("no session is open: press Start Session")
@@ -224,6 +228,8 @@ class Link:
                 watch.preview(obj, int(reply["frame"]), str(reply["path"]), reply.get("score"))
             callback(reply)
 
+        if "preview_size" not in fields and watch.preview_size is not None:
+            fields["preview_size"] = watch.preview_size  # the clip's size on screen
         self.request("session.prompt", then, session=watch.id, frame=int(frame), object=obj,
                      **fields)
 

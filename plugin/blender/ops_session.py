@@ -157,6 +157,9 @@ class SEGMATTE_OT_session_start(bpy.types.Operator):
         merged = operators.store_objects(settings, found)
         watch = SessionWatch(clip=source.name, scene=scene.name, source=source.path,
                              shift=source.shift)
+        current = scene.frame_current + source.shift
+        if first <= current <= last:  # the frame on screen: embedded before the reply
+            watch.frame = current
         scene_name = scene.name
 
         def opened(w: SessionWatch) -> None:

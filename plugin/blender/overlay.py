@@ -6,8 +6,10 @@ playhead (:meth:`SessionWatch.path_at`). A ``frame_change_post`` handler
 swaps the file as the playhead moves; a draw handler of the clip editor
 draws each image tinted with its object's colour at the panel's opacity, and
 ticks on the editor's timeline strip: keyframes in the object's colour, QC
-frames in red. Drawing needs a GPU: headless Blender keeps the images (a
-compositor render can show them) and skips the drawing.
+frames in red. It also keeps the clip's size on screen: each click's preview
+is asked for at that size (drawn scaled over the frame, any size aligns).
+Drawing needs a GPU: headless Blender keeps the images (a compositor render
+can show them) and skips the drawing.
 """
 
 from __future__ import annotations
@@ -141,6 +143,12 @@ def draw_ticks(ticks, width: float) -> None:
             batch_for_shader(shader, "TRIS", {"pos": quads}).draw(shader)
 
 
+def note_display(session, region) -> None:
+    """Keep the clip's size on screen: the next click's preview comes at that size."""
+    x0, y0, x1, y1 = frame_rect(region)
+    session.display = (abs(x1 - x0), abs(y1 - y0))
+
+
 def overlay_layers(settings) -> list:
     """(image, colour) of each used object whose overlay shows a matte now."""
     out = []
@@ -168,9 +176,10 @@ def _draw_overlay() -> None:
     space, region = context.space_data, context.region
     settings = context.scene.segmatte
     session = link.session
-    if space is None or space.clip is None or session is None or not settings.show_overlay:
+    if space is None or space.clip is None or session is None or space.clip.name != session.clip:
         return
-    if space.clip.name != session.clip:
+    note_display(session, region)
+    if not settings.show_overlay:
         return
     draw_images(frame_rect(region), overlay_layers(settings), settings.overlay_opacity)
 

@@ -10,11 +10,27 @@ matte and the propagated matte once a later propagation rewrote F.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 _seq = itertools.count(1)
+
+PREVIEW_MIN = 64
+"""The smallest preview asked for (long side, px): a clip shown smaller is a thumbnail."""
+
+
+def preview_size(display: tuple[float, float], width: int, height: int) -> int | None:
+    """The ``preview_size`` for a clip of ``width`` x ``height`` shown ``display`` (w, h)
+    pixels large: its long side on screen, rounded up, at least :data:`PREVIEW_MIN`; None
+    (source size) when nothing was drawn yet or the screen shows the clip at source size or
+    larger. The overlay is drawn scaled over the clip's frame, so any size aligns."""
+    long_side = math.ceil(max(abs(display[0]), abs(display[1])) - 1e-6)
+    if long_side <= 0 or width <= 0 or height <= 0:
+        return None
+    long_side = max(long_side, PREVIEW_MIN)
+    return long_side if long_side < max(width, height) else None
 
 
 @dataclass
@@ -48,6 +64,15 @@ class SessionWatch:
     error: str = ""
     sent: dict[tuple[str, int], tuple] = field(default_factory=dict)
     """(object, frame) → the prompts last sent for it (to resend after an undo)."""
+    frame: int | None = None
+    """The source frame under the playhead when the session was opened (embedded then)."""
+    display: tuple[float, float] = (0.0, 0.0)
+    """The clip's frame on screen (w, h region pixels), as the overlay last drew it."""
+
+    @property
+    def preview_size(self) -> int | None:
+        """The preview's long side for a click now (None: source size)."""
+        return preview_size(self.display, self.width, self.height)
 
     def preview(self, obj: str, frame: int, path: str, score: float | None) -> None:
         self.previews[(obj, int(frame))] = (next(_seq), path)

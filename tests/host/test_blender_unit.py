@@ -234,6 +234,20 @@ def test_session_overlay_shows_the_newer_of_preview_and_matte(ext):
     assert s.keyframes() == {"hero": [5, 6], "prop": [2]}
 
 
+def test_preview_size_is_the_clips_size_on_screen_never_above_source(ext):
+    size = ext.session.preview_size
+    assert size((0.0, 0.0), 1920, 1080) is None  # nothing drawn yet: source size
+    assert size((959.2, 540.0), 1920, 1080) == 960  # the long side on screen, rounded up
+    assert size((540.0, 960.0), 1080, 1920) == 960  # portrait: the long side is the height
+    assert size((1920.0, 1080.0), 1920, 1080) is None  # at source size or zoomed in
+    assert size((4000.0, 2250.0), 1920, 1080) is None
+    assert size((20.0, 11.0), 1920, 1080) == ext.session.PREVIEW_MIN  # a thumbnail
+    s = ext.session.SessionWatch(clip="c", scene="S", source="/a.mov", shift=0,
+                                 width=1920, height=1080)
+    s.display = (480.0, 270.0)
+    assert s.preview_size == 480
+
+
 def test_pull_command_and_progress(ext):
     assert ext.pull.pull_command("/opt/seg/bin/segmatte serve --port 6000", "sam2.1-tiny",
                                  False) == ["/opt/seg/bin/segmatte", "models", "pull",

@@ -315,6 +315,8 @@ class Timeline(Strict):
         self.playhead = start_frame
         self.current: TimelineItem | None = None
         self.resolve: Resolve | None = None
+        self.resolution: tuple[int, int] | None = None
+        """timelineResolutionWidth/Height (None: Resolve says nothing, "")."""
 
     @property
     def fps(self) -> float:
@@ -372,7 +374,12 @@ class Timeline(Strict):
                     "settingName : string).")
     def GetSetting(self, settingName: str = "") -> str:
         record("Timeline", "GetSetting", settingName)
-        return self.rate_text if settingName == "timelineFrameRate" else ""
+        if settingName == "timelineFrameRate":
+            return self.rate_text
+        if self.resolution is not None and settingName in ("timelineResolutionWidth",
+                                                           "timelineResolutionHeight"):
+            return str(self.resolution[settingName.endswith("Height")])
+        return ""
 
     @readme(README, "GetCurrentTimecode() Returns a string timecode representation for the "
                     "current playhead position, while on Cut, Edit, Color, Fairlight and Deliver "

@@ -36,6 +36,48 @@ def wait_for(items: dict, *words: str):
         yield
 
 
+def test_session_opens_on_the_playhead_frame_and_previews_at_the_comps_size(
+        green_clip: str, track_server, scripts: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a half-resolution timeline (32x24 for the 64x48 clip) the session opens on the
+    playhead's source frame (the server embeds it before the reply) and the preview comes
+    at the comp's size: the Loader lines up with the clip pixel for pixel."""
+    from segmatte.client.client import Client
+
+    monkeypatch.setenv("SEGMATTE_CONFIG_DIR", str(track_server.config_dir))
+    monkeypatch.setenv("SEGMATTE_DATA_DIR", str(track_server.data_dir))
+    opened: list[dict] = []
+    real_open = Client.session_open
+
+    def session_open(self, source, **kw):
+        opened.append(kw)
+        return real_open(self, source, **kw)
+
+    monkeypatch.setattr(Client, "session_open", session_open)
+    host = Host(green_clip)
+    host.timeline.resolution = (32, 24)
+    seen: dict = {}
+
+    def play(win: fr.Window):
+        items = win.GetItems()
+        while "track" not in items["engine"].items:
+            yield
+        items["engine"].CurrentText = "track"
+        host.timeline.playhead = host.record_start + 2  # source frame 5
+        items["prompts"].PlainText = "+ 32 24"
+        win.click("add")
+        win.click("preview")
+        yield from wait_for(items, "preview of frame 5 ready")
+        # read before the window closes (closing the session removes its previews)
+        seen["preview"] = read_matte(items["preview_info"].Text.rsplit(" — ", 1)[1])
+        win.close()
+
+    host.run(scripts / "Utility" / LAUNCHER, play)
+    assert [kw["frame"] for kw in opened] == [5]
+    alpha, meta = seen["preview"]
+    assert alpha.shape[:2] == (24, 32) and meta["frame"] == 5
+
+
 @pytest.mark.parametrize("reading", fr.readings("comps"), ids=str, indirect=True)
 def test_prompts_on_two_frames_preview_run_and_correct(reading: fr.Reading, green_clip: str,
                                                        track_server, scripts: Path,
@@ -66,6 +108,7 @@ def test_prompts_on_two_frames_preview_run_and_correct(reading: fr.Reading, gree
         yield from wait_for(items, "preview of frame 5 ready")
         seen["preview_status"] = items["status"].Text
         seen["preview_info"] = items["preview_info"].Text
+        seen["preview_shape"] = read_matte(seen["preview_info"].rsplit(" — ", 1)[1])[0].shape
         comp = host.item.comps[0] if host.item.comps else None
         seen["preview_tools"] = [t.inputs.get("Clip") for t in comp.tools
                                  if t.name == "segmatte_preview"] if comp else None
@@ -91,6 +134,7 @@ def test_prompts_on_two_frames_preview_run_and_correct(reading: fr.Reading, gree
     assert seen["preview_status"].startswith("preview of frame 5 ready: score "), seen
     path = Path(seen["preview_info"].rsplit(" — ", 1)[1])
     assert path.name == "preview_object.0005.exr" and path.parent.parent.name == "sessions"
+    assert seen["preview_shape"][:2] == (48, 64)  # the timeline says nothing: source size
     if reading.comps == "one":  # the item has a comp: the preview shows in a Loader there
         assert seen["preview_tools"] == [str(path)]
         assert "(Loader segmatte_preview in the Fusion comp)" in seen["preview_info"]

@@ -336,3 +336,16 @@ def test_every_host_call_the_scripts_make_is_in_the_fake() -> None:
     missing = {name for name in called if not any(hasattr(c, name) for c in classes)}
     assert "GetCurrentVideoItem" in called and "GetClipMatteList" in called
     assert missing == set()
+
+
+def test_preview_size_is_the_comps_long_side_when_smaller_and_the_same_shape() -> None:
+    host = Host("/s/c.mov", frames=FRAMES)
+    assert resolve_clip.timeline_size(host.timeline) is None  # Resolve says nothing: ""
+    host.timeline.resolution = (1920, 1080)
+    assert resolve_clip.timeline_size(host.timeline) == (1920, 1080)
+    size = resolve_clip.preview_size
+    assert size((3840, 2160), (1920, 1080)) == 1920  # a UHD clip on an HD timeline
+    assert size((1920, 1080), (1920, 1080)) is None  # same size: the source's own
+    assert size((1920, 1080), (3840, 2160)) is None  # never above source size
+    assert size((1440, 1080), (1280, 720)) is None  # 4:3 in 16:9: fitted, keep source pixels
+    assert size(None, (1920, 1080)) is None and size((1920, 1080), None) is None

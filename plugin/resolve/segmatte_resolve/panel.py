@@ -24,7 +24,7 @@ from segmatte.client.jobspec import (
 )
 from segmatte.client.patterns import clip_stem
 
-from . import fusion_nodes, shapes
+from . import fusion_nodes, resolve_clip, shapes
 from .job import (
     MatteJob,
     Snapshot,
@@ -259,7 +259,8 @@ class Panel:
         if self.roto is not None:
             self.roto.close()
             self.attached_patterns.clear()
-        self.roto = RotoSession(self.client_factory, key, OBJECT_ID)
+        self.roto = RotoSession(self.client_factory, key, OBJECT_ID, resolve_clip.preview_size(
+            shot.size, shot.comp_size))
         return self.roto
 
     def on_preview(self, ev: Any = None) -> None:

@@ -100,6 +100,27 @@ def parse_resolution(text: Any) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+def timeline_size(timeline: Any) -> tuple[int, int] | None:
+    """The timeline's resolution (``GetSetting`` "timelineResolutionWidth"/"Height": the
+    size of the item's Fusion comp, where the preview Loader goes); None when unreadable."""
+    w = _int(_call(timeline, "GetSetting", "timelineResolutionWidth"))
+    h = _int(_call(timeline, "GetSetting", "timelineResolutionHeight"))
+    return (w, h) if w and h and w > 0 and h > 0 else None
+
+
+def preview_size(source: tuple[int, int] | None, comp: tuple[int, int] | None) -> int | None:
+    """The session preview's long side for a source of size ``source`` shown in a comp of
+    size ``comp``: the comp's long side when it is smaller and the shapes agree (the Loader
+    then lines up with the clip pixel for pixel, and is cheaper to make); else None (the
+    source size)."""
+    if not source or not comp or min(*source, *comp) <= 0:
+        return None
+    if abs(source[0] / source[1] - comp[0] / comp[1]) > 0.01 * source[0] / source[1]:
+        return None  # letterboxed or cropped into the comp: keep source pixels
+    long_side = max(comp)
+    return long_side if 16 <= long_side < max(source) else None
+
+
 def timeline_rate(timeline: Any) -> rates.Rate:
     text = _call(timeline, "GetSetting", "timelineFrameRate")
     try:

@@ -3,7 +3,9 @@
 The artist moves the playhead, types a prompt and adds it: :class:`KeyList`
 keeps the prompts by source frame (what the window lists). **Preview** sends
 the current frame's prompts through a server session (``session.open`` once,
-then ``session.prompt``) and gets that frame's matte back as an EXR path.
+then ``session.prompt``) and gets that frame's matte back as an EXR path: the
+session opens on the playhead's frame (embedded before the reply), previews
+come at the comp's size when it is smaller than the source.
 **Go** sends the frames not sent yet and propagates (``session.propagate``):
 a prompt added after a propagation is a correction, and the server re-tracks
 only from the corrected frame. Network calls run on background threads; the
@@ -76,9 +78,12 @@ class SessionKey:
 class RotoSession:
     """One server session on the shot. Every call runs on a background thread, one at a time."""
 
-    def __init__(self, client_factory: Any, key: SessionKey, object_id: str) -> None:
+    def __init__(self, client_factory: Any, key: SessionKey, object_id: str,
+                 preview_size: int | None = None) -> None:
         self.key = key
         self.object_id = object_id
+        self.preview_size = preview_size
+        """The previews' long side (the comp's size), None: source size."""
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()
         """("opened", reply) / ("preview", reply) / ("error", text) for the UI thread."""
         self._factory = client_factory
@@ -91,15 +96,18 @@ class RotoSession:
 
     # --- on background threads ------------------------------------------------
 
-    def _ensure_open(self) -> None:
+    def _ensure_open(self, frame: int | None = None) -> None:
+        """Open the session once; ``frame`` (the playhead's) is embedded before the reply."""
         if self.client is None:
             self.client = self._factory()
             self.client.connect(timeout=10.0)
         if self.session is None:
             k = self.key
+            current = frame if frame is not None and k.first <= frame <= k.last else None
             self.info = self.client.session_open(
                 k.source, engine=k.engine, model=k.model, options=dict(k.options) or None,
-                range={"first": k.first, "last": k.last}, timeout=OPEN_TIMEOUT_S)
+                range={"first": k.first, "last": k.last}, frame=current,
+                timeout=OPEN_TIMEOUT_S)
             self.session = self.info["session"]
             self.inbox.put(("opened", self.info))
 
@@ -108,7 +116,9 @@ class RotoSession:
         points = [p.to_dict() for p in prompts.points] or None
         boxes = [b.to_dict() for b in prompts.boxes[-1:]] or None  # the session takes one box
         reply = self.client.session_prompt(self.session, frame, self.object_id, points=points,
-                                           boxes=boxes, replace=True, timeout=PROMPT_TIMEOUT_S)
+                                           boxes=boxes, replace=True,
+                                           preview_size=self.preview_size,
+                                           timeout=PROMPT_TIMEOUT_S)
         self._sent[frame] = sig
         return reply
 
@@ -122,7 +132,7 @@ class RotoSession:
         def work() -> None:
             try:
                 with self._lock:
-                    self._ensure_open()
+                    self._ensure_open(frame)
                     reply = None
                     for n in self._unsent(keys):
                         sent = self._send(n, keys[n])

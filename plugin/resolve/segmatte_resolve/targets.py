@@ -28,6 +28,8 @@ class Shot:
     """The source frame under the playhead: where the next prompt goes."""
     size: tuple[int, int] | None
     notes: tuple[str, ...] = ()
+    comp_size: tuple[int, int] | None = None
+    """Where the preview Loader goes: the timeline's resolution (None: unknown)."""
 
     def describe(self) -> str:
         size = f", {self.size[0]}x{self.size[1]}" if self.size else ""
@@ -54,7 +56,7 @@ class ResolveTarget:
     def read(self) -> Shot:
         self.clip = clip = resolve_clip.current_clip(self.resolve, self.fusion)
         return Shot(clip.name, clip.source.path, clip.first, clip.last, clip.keyframe, clip.size,
-                    tuple(clip.notes))
+                    tuple(clip.notes), resolve_clip.timeline_size(clip.timeline))
 
     def preview_comp(self) -> Any:
         """Where a preview Loader may go: the item's comp, only when it already has one."""

@@ -26,11 +26,13 @@ def gpu():
     return gpu
 
 
-def _disc_image(name):
-    """A 160x120 matte: a disc of radius 30 at (60, 50), top-left origin."""
-    yy, xx = np.mgrid[0:H, 0:W]
+def _disc_image(name, scale=1):
+    """A 160x120 matte (or 1/scale of it: a display-size preview): a disc of radius 30 at
+    (60, 50) of the 160x120 frame, top-left origin."""
+    w, h = W // scale, H // scale
+    yy, xx = (np.mgrid[0:h, 0:w] + 0.5) * scale - 0.5
     alpha = ((xx - 60) ** 2 + (yy - 50) ** 2 < 30 ** 2).astype(np.float32)
-    image = bpy.data.images.new(name, W, H, alpha=True, float_buffer=True)
+    image = bpy.data.images.new(name, w, h, alpha=True, float_buffer=True)
     image.colorspace_settings.name = "Non-Color"
     image.pixels.foreach_set(np.repeat(alpha[::-1].reshape(-1, 1), 4, axis=1).ravel())
     return image, alpha
@@ -70,6 +72,20 @@ def test_overlay_tints_the_matte_in_the_objects_colour(ext, scene, gpu):
     px = _draw(gpu, lambda: ext.overlay.draw_images((0, 0, W // 2, H // 2), [(image, color)],
                                                     1.0))
     assert px[: H // 2].max() == 0 and px[:, W // 2:].max() == 0 and px[..., 0].max() > 0.9
+
+
+def test_a_display_size_preview_lands_where_the_source_size_one_does(ext, scene, gpu):
+    """Previews come at the clip's size on screen: drawn over the clip's frame, a half-size
+    matte covers the same pixels as the full one (the edge aside, a texel wide)."""
+    _, alpha = _disc_image("full")
+    small, _ = _disc_image("half", scale=2)
+    px = _draw(gpu, lambda: ext.overlay.draw_images((0, 0, W, H), [(small, (1, 1, 1))], 1.0))
+    yy, xx = np.mgrid[0:H, 0:W]
+    r = np.hypot(xx - 60, yy - 50)
+    far = (r < 27) | (r > 33)
+    assert np.abs(px[..., 3] - alpha)[far].max() < 0.02
+    cy, cx = (np.argwhere(px[..., 3] > 0.5).mean(axis=0))
+    assert abs(cx - 60) < 0.5 and abs(cy - 50) < 0.5
 
 
 def test_timeline_ticks_for_keyframes_and_qc(ext, scene, gpu):

@@ -172,6 +172,74 @@ def test_start_session_sends_the_prompts_of_every_frame(ext, scene, clip, link):
     link.close_session()
 
 
+class _Shown:
+    """The clip editor's view with the 160x120 frame drawn at 80x60 from (10, 20) (zoomed
+    out: what the overlay's draw handler sees in a window)."""
+
+    def view_to_region(self, u, v, clip=True):
+        return 10 + u * 80, 20 + v * 60
+
+
+def _matte(path):
+    """A preview EXR as Blender loads it for the overlay: (w, h), matte rows top first."""
+    import numpy as np
+
+    image = bpy.data.images.load(path, check_existing=False)
+    try:
+        w, h = image.size
+        px = np.empty(w * h * 4, np.float32)
+        image.pixels.foreach_get(px)
+    finally:
+        bpy.data.images.remove(image)
+    return (w, h), px.reshape(h, w, 4)[::-1, :, 3]
+
+
+def test_open_embeds_the_playhead_frame_and_previews_come_at_display_size(ext, scene, clip,
+                                                                          link):
+    """Start Session sends the frame under the playhead (the server embeds it before the
+    reply); a click's preview comes at the clip's size on screen and maps onto the clip as
+    the source-size one does (the overlay draws either over the clip's frame)."""
+    import numpy as np
+
+    sent = []
+    real = link.client.request_async
+    link.client.request_async = lambda kind, **f: (sent.append((kind, f)), real(kind, **f))[1]
+    try:
+        scene.frame_set(5)  # source 4
+        session = _open(ext, link)
+        opens = [f for kind, f in sent if kind == "session.open"]
+        assert len(opens) == 1 and opens[0]["frame"] == 4 == session.frame
+        # nothing drawn yet (headless): the preview at source size
+        assert bpy.ops.segmatte.click(x=60.0, y=50.0, object="hero") == {"FINISHED"}
+        wait(ext, lambda: ("hero", 4) in session.previews and not link._waiting,
+             what="the source-size preview")
+        full_size, full = _matte(session.previews[("hero", 4)][1])
+        assert full_size == (W, H) and "preview_size" not in sent[-1][1]
+        # the draw handler saw the clip at 80x60: the next click's preview is that size
+        ext.overlay.note_display(session, SimpleNamespace(view2d=_Shown()))
+        assert session.display == (80.0, 60.0)
+        link.prompt("hero", 4, lambda reply: None, replace=True,
+                    points=[{"x": 60.0, "y": 50.0, "label": 1}])
+        wait(ext, lambda: not link._waiting, what="the display-size preview")
+        assert sent[-1][0] == "session.prompt" and sent[-1][1]["preview_size"] == 80
+        small_size, small = _matte(session.previews[("hero", 4)][1])
+        assert small_size == (80, 60)
+        # the same matte, half the size: each pixel covers 2x2 source pixels
+        assert 0.02 < full.mean() < 0.98, "the tiny model's matte is empty or full"
+        pooled = full.reshape(60, 2, 80, 2).mean(axis=(1, 3))
+        assert np.abs(pooled - small).mean() < 0.05
+        yy, xx = np.mgrid[0:60, 0:80]
+        centre = [(a * small).sum() / small.sum() for a in (xx, yy)]
+        yy, xx = np.mgrid[0:H, 0:W]
+        source_centre = [((a + 0.5) * full).sum() / full.sum() / 2 - 0.5 for a in (xx, yy)]
+        assert np.abs(np.subtract(centre, source_centre)).max() < 0.5  # under a preview pixel
+        ext.overlay.refresh(scene)
+        assert tuple(bpy.data.images[ext.overlay.image_name("hero")].size) == (80, 60)
+    finally:
+        link.client.request_async = real
+        link.close_session()
+
+
 class _View2D:
     """The clip editor's view: the frame spans 0-1 of view space; here the frame fills a
     320x240 region from (0, 0), as a zoom of 2 at the origin draws it."""
