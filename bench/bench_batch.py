@@ -20,6 +20,7 @@ Usage: ``python3 bench/bench_batch.py [--smoke|--quick] [--json PATH] [--shots 6
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -82,18 +83,29 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+_LAUNCH = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime,
+                  usage.ru_maxrss / 1024]))
+"""
+"""Runs the CLI from a small process: a child's peak RSS (``ru_maxrss``) counts from the
+fork, so forked from this bench (torch loaded by the local run) it would report ours."""
+
+
 def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, float, int, str]:
     """Run the ``segmatte batch`` CLI; (wall s, CPU s, peak RSS MiB, exit code, stderr tail)."""
     cmd = [sys.executable, "-m", "segmatte.server.commands.batch", *args, "--json"]
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc = subprocess.run([sys.executable, "-c", _LAUNCH, *cmd], env=env, stdout=subprocess.PIPE,
+                              stderr=err, text=True)
         wall = time.perf_counter() - t0
         err.seek(0)
         tail = err.read().decode(errors="replace")[-800:]
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode, tail
+    rc, cpu, rss = json.loads(proc.stdout.strip().splitlines()[-1])
+    return wall, cpu, rss, rc, tail
 
 
 def server_run(tmp: Path, edl: Path, shots: int, frames: int, workers: int) -> dict:
