@@ -119,6 +119,11 @@ def test_text_prompt_refine_propagate_equals_the_job(client: Client, server: Ser
     for name in theirs:
         assert np.array_equal(ours[name], theirs[name]), name
     assert any(ours[f"t_disc_1.{n:04d}.exr"].max() > 0.5 for n in range(FIRST, LAST + 1))
+    # the previews showed what the job writes on the keyframe
+    assert np.allclose(ours[f"t_disc_1.{KEY:04d}.exr"], refined, atol=2e-3)
+    for inst in found[1:]:
+        assert np.allclose(ours[f"t_{inst['object']}.{KEY:04d}.exr"], alphas[inst["object"]],
+                           atol=2e-3), inst
 
 
 def test_text_refused_where_it_cannot_go(client: Client, green_screen_clip) -> None:
