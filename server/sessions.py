@@ -472,10 +472,13 @@ class SessionManager:
                          "was already prompted with clicks; give the text another object id",
                          "object")
 
+        s.concepts[label] = (req["frame"], text)  # at the door: a second text waits for no reply
+
         def then(f: Future[Any]) -> None:
-            if f.exception() is None:
+            if f.exception() is not None:
+                s.concepts.pop(label, None)
+            else:
                 s.prompted = True
-                s.concepts[label] = (req["frame"], text)
                 for inst in f.result()["instances"]:
                     if inst["object"] not in s.objects:
                         s.objects.append(inst["object"])

@@ -151,3 +151,17 @@ def test_text_refused_where_it_cannot_go(client: Client, green_screen_clip) -> N
         refused(lambda: client.session_prompt(sid, 1, "car_6", points=pt), "bad_field", "object")
     finally:
         client.session_close(sid)
+
+
+def test_text_that_finds_nothing_previews_an_empty_union(client: Client, green_screen_clip) -> None:
+    sid = client.session_open(os.fspath(green_screen_clip), engine="text",
+                              options={"detection_threshold": 1.0},
+                              range={"first": 0, "last": 4})["session"]
+    try:
+        preview = client.session_prompt(sid, 2, text="person", preview_size=80)
+        assert preview["object"] == "person" and preview["instances"] == []
+        assert preview["score"] == 0.0
+        union, meta = read_matte(Path(preview["path"]))
+        assert union.shape == (60, 80) and not union.any() and meta["layer"] == "person"
+    finally:
+        client.session_close(sid)
