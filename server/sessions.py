@@ -23,6 +23,14 @@ corrected frame itself, from its preview).
 
 Models are loaded once and kept warm in a small :class:`ModelCache` shared by
 all sessions (same name, dtype and device → same weights).
+
+A session opened with engine ``text`` holds the SAM 3 detector beside the
+tracker (one backbone): a prompt with ``text`` runs the detector on its frame
+and seeds every instance found (``car_1 … car_N``, named as the job names
+them) into the ``TrackSession`` from its detection mask; clicks on ``car_2``
+refine that instance (on its detection frame together with its detection box,
+as the text engine does). Its propagation is a ``text`` job, run by the
+text engine on the session's warm parts, so its frames are a submitted job's.
 """
 
 from __future__ import annotations
@@ -94,17 +102,21 @@ class ModelCache:
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
-        self._models: OrderedDict[tuple[str, str, str], tuple[Any, Any]] = OrderedDict()
+        self._models: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
         self.loads = 0
 
-    def get(self, name: str, dtype: str, device: str) -> tuple[Any, Any]:
+    def get(self, name: str, dtype: str, device: str, engine: str = "track") -> Any:
+        """(model, processor) for ``track``; the text engine's ``TextParts`` for ``text``."""
         key = (name, dtype, device)
         with self._lock:  # loads are rare and serialised: never two copies of one model
             if key in self._models:
                 self._models.move_to_end(key)
                 return self._models[key]
-            from segmatte.models.track.loader import load
+            if engine == "text":
+                from segmatte.models.text.loader import load
+            else:
+                from segmatte.models.track.loader import load
 
             parts = load(name, dtype=dtype, device=device)
             self.loads += 1
@@ -194,6 +206,8 @@ class Session:
     folder: Path
     executor: ThreadPoolExecutor
     last_used: float
+    engine: str = "track"
+    """``track`` or ``text`` (the job engine a propagation runs)."""
     width: int = 0
     height: int = 0
     first: int = 0
@@ -216,6 +230,13 @@ class Session:
     """The direction of the last propagation: a correction re-tracks that way by default."""
     keyframes: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     """Object → frame → prompts so far: the keyframes of every propagation's job."""
+    parts: Any = None
+    """A text session's ``TextParts`` (the detector and the tracker, warm)."""
+    detector: Any = None
+    concepts: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """A text session's concept label → (frame, text) of its text prompt (ROUTER thread)."""
+    boxes: dict[tuple[int, str], tuple[float, float, float, float]] = field(default_factory=dict)
+    """(frame, instance) → its detection box: a refinement there goes with it."""
 
     def submit(self, mailbox: Mailbox, fn: Callable[[], Any],
                then: Callable[[Future[Any]], None]) -> None:
@@ -226,7 +247,9 @@ class Session:
     def prompt_objects(self) -> tuple[Any, ...]:
         from segmatte.models.prompts import Keyframe, ObjectPrompts
 
-        return tuple(ObjectPrompts(id=obj, keyframes=tuple(
+        concepts = tuple(ObjectPrompts(id=label, keyframes=(Keyframe(frame=n, text=text),))
+                         for label, (n, text) in self.concepts.items())
+        return concepts + tuple(ObjectPrompts(id=obj, keyframes=tuple(
             Keyframe(frame=n, **kf) for n, kf in sorted(frames.items())))
             for obj, frames in self.keyframes.items())
 
@@ -272,16 +295,18 @@ class SessionManager:
 
     # --- session.open ---------------------------------------------------------
     def open(self, req: Request, owner: bytes, reply: Reply) -> None:
+        from segmatte.models.text.options import TextOptions
         from segmatte.models.track.options import TrackOptions
 
         from .spec import FrameRange, _first_error
 
-        if req["engine"] != "track":
-            raise _error(req, Code.BAD_ENGINE, f"sessions run the track engine, not "
+        if req["engine"] not in ("track", "text"):
+            raise _error(req, Code.BAD_ENGINE, f"sessions run the track or the text engine, not "
                          f"{req['engine']!r}", "engine")
         self.guard.check(req["source"], "source", req.id)
         try:
-            options = TrackOptions(**(req["options"] or {}))
+            options = (TextOptions if req["engine"] == "text" else TrackOptions)(
+                **(req["options"] or {}))
         except ValidationError as exc:
             raise _error(req, Code.BAD_ENGINE, _first_error(exc, "options"), "options") from None
         except TypeError:
@@ -298,7 +323,7 @@ class SessionManager:
         sid = uuid.uuid4().hex[:12]
         s = Session(id=sid, owner=owner, source=req["source"], model=req["model"] or options.model,
                     options=options, folder=self.root / sid, last_used=time.monotonic(),
-                    executor=ThreadPoolExecutor(1, thread_name_prefix=f"segmatte-session-{sid}"))
+                    engine=req["engine"], executor=ThreadPoolExecutor(1, thread_name_prefix=f"segmatte-session-{sid}"))
         self.opening += 1
 
         def then(f: Future[Any]) -> None:
@@ -340,12 +365,17 @@ class SessionManager:
                          f"{first}-{last}", "frame")
         try:
             entry = catalog.get(s.model)
-            if entry.engine != "track":
+            if s.engine == "text":
+                from segmatte.models.text.loader import entry_for, require_classes
+
+                require_classes()  # the transformers version needed, at the door
+                entry = entry_for(s.model)
+            elif entry.engine != "track":
                 raise EngineError(f"model {s.model} is not a tracking model")
             cache.require(entry)  # the pull command, before anything loads
             device = _pick_device()
             device_config.configure(device)
-            model, processor = self.models.get(s.model, s.options.dtype, device)
+            parts = self.models.get(s.model, s.options.dtype, device, s.engine)
         except EngineError as exc:
             raise _error(req, Code.BAD_ENGINE, str(exc),
                          "model" if req["model"] else "options.model") from None
@@ -353,8 +383,19 @@ class SessionManager:
         s.first, s.last, s.fps = first, last, float(media.fps or 0.0)
         s.frames = FrameSource(media, first, last)
         clip = ClipInfo(width=s.width, height=s.height, fps=s.fps, first=first, last=last)
-        s.track = TrackSession(model, processor, clip, s.frames.fetch, options=s.options,
-                               device=device)
+        if s.engine == "text":
+            from segmatte.models.text.detector import Detector
+            from segmatte.models.track.loader import DTYPES
+
+            s.parts = parts
+            s.detector = Detector(parts.detector, parts.detector_processor, device=device,
+                                  dtype=DTYPES[s.options.dtype])
+            s.track = TrackSession(parts.tracker, parts.tracker_processor, clip, s.frames.fetch,
+                                   options=s.options.track_options(), device=device)
+        else:
+            model, processor = parts
+            s.track = TrackSession(model, processor, clip, s.frames.fetch, options=s.options,
+                                   device=device)
         s.device = device
         # decode and embed the host's current frame now: the first click there skips the
         # image encoder (most of its cost) and the reply is the moment the host waits anyway
@@ -369,13 +410,21 @@ class SessionManager:
         if s.job is not None:
             raise _error(req, Code.BUSY, f"session {s.id} is propagating (job {s.job}); wait for "
                          "its end or cancel it", "session")
-        frame, obj = req["frame"], req["object"]
+        frame, obj, text = req["frame"], req["object"], req["text"]
         if not s.first <= frame <= s.last:
             raise _error(req, Code.BAD_FIELD, f"frame {frame} is outside the session's frames "
                          f"{s.first}-{s.last}", "frame")
+        if text is not None:
+            self._text(req, owner, reply, s)
+            return
+        if obj is None:
+            raise _error(req, Code.BAD_FIELD, "a prompt needs an object (or, in a text session, "
+                         "a text)", "object")
         if not OBJECT_ID.match(obj):
             raise _error(req, Code.BAD_FIELD, f"object {obj!r} may hold only letters, digits, "
                          "'_' and '-' (it names a layer and files)", "object")
+        if s.engine == "text":
+            self._check_refinement(req, s, obj)
         points, box = self._shapes(req, s)
         mask = req["mask"]
         if mask is not None:
@@ -394,6 +443,106 @@ class SessionManager:
             self._answer(req, reply, "session.preview")(f)
 
         s.submit(self.mailbox, lambda: self._prompt_work(s, req, points, box), then)
+
+    # --- text prompts (a text session) ----------------------------------------
+    def _text(self, req: Request, owner: bytes, reply: Reply, s: Session) -> None:
+        """A concept prompt: checked here, detected on the session's thread."""
+        from segmatte.models.text.concepts import label_for
+
+        text = req["text"]
+        if s.engine != "text":
+            raise _error(req, Code.BAD_FIELD, f"session {s.id} runs the {s.engine} engine, which "
+                         "takes points, boxes or a mask, not text; open the session with engine "
+                         "\"text\" for text prompts", "text")
+        if req["points"] or req["boxes"] or req["mask"] is not None:
+            raise _error(req, Code.BAD_FIELD, "a text prompt goes alone: refine one of its "
+                         "instances (car_1, car_2, ...) with points or a box in a next prompt",
+                         "text")
+        label = req["object"] or label_for(text)
+        if not OBJECT_ID.match(label) or len(label) > 60:
+            raise _error(req, Code.BAD_FIELD, f"object {label!r} may hold only letters, digits, "
+                         "'_' and '-', at most 60 (it names the instances' layers)", "object")
+        if label in s.concepts:
+            n, earlier = s.concepts[label]
+            raise _error(req, Code.BAD_FIELD, f"{label} already has its text prompt "
+                         f"({earlier!r} on frame {n}); a session takes one per label: refine "
+                         f"its instances with points on {label}_1, {label}_2, ...", "text")
+        if label in s.objects or any(o.startswith(label + "_") for o in s.objects):
+            raise _error(req, Code.BAD_FIELD, f"object {label} (or one named like its instances) "
+                         "was already prompted with clicks; give the text another object id",
+                         "object")
+
+        s.concepts[label] = (req["frame"], text)  # at the door: a second text waits for no reply
+
+        def then(f: Future[Any]) -> None:
+            if f.exception() is not None:
+                s.concepts.pop(label, None)
+            else:
+                s.prompted = True
+                for inst in f.result()["instances"]:
+                    if inst["object"] not in s.objects:
+                        s.objects.append(inst["object"])
+            self._answer(req, reply, "session.preview")(f)
+
+        s.submit(self.mailbox, lambda: self._text_work(s, req, label, text), then)
+
+    def _check_refinement(self, req: Request, s: Session, obj: str) -> None:
+        """Clicks in a text session: on an instance (``car_2``) or a plain object, not a label."""
+        if obj in s.concepts:
+            raise _error(req, Code.BAD_FIELD, f"object {obj} is a text prompt's label; clicks "
+                         f"refine one instance: put them on {obj}_1, {obj}_2, ...", "object")
+        m = re.fullmatch(r"(.+)_([0-9]+)", obj)
+        top = s.options.max_instances
+        if m and m.group(1) in s.concepts and not 1 <= int(m.group(2)) <= top:
+            raise _error(req, Code.BAD_FIELD, f"object {obj} refines instance {m.group(2)} of "
+                         f"{m.group(1)}, but instances run from 1 to max_instances ({top})",
+                         "object")
+
+    def _text_work(self, s: Session, req: Request, label: str, text: str) -> dict[str, Any]:
+        """Detect ``text`` on the frame and seed each instance from its mask: session thread.
+
+        Instances are numbered by score, best first (``label_1`` …), as the text
+        engine numbers them on a first keyframe. Each instance's preview is
+        written, and the union of them as the label's preview (``path``).
+        """
+        import numpy as np
+
+        from segmatte.models.text.concepts import instance_id
+
+        from .output.exr import sequence_path, write_matte
+
+        frame = req["frame"]
+        opts = s.options
+        image = s.frames.fetch(frame).image
+        found = s.detector.detect(image, text, threshold=opts.detection_threshold,
+                                  nms_iou=opts.nms_iou, limit=opts.max_instances)
+        size = preview_shape(s.height, s.width, req["preview_size"])
+        matte = None
+        layers = []
+        for n, det in enumerate(found, start=1):
+            layer = instance_id(label, n)
+            matte = s.track.add_prompt(frame, layer, mask=det.mask, size=size)
+            s.boxes[(frame, layer)] = det.box
+            layers.append(layer)
+        s.last_prompt = frame
+        meta = {"engine": "text", "model": s.model, "source": s.source, "frame": frame,
+                "text": text, "session": s.id, "version": __version__}
+        instances = []
+        for layer in layers:
+            path = sequence_path(s.folder, f"preview_{layer}", frame)
+            write_matte(path, matte.layers[layer], channels="rgba", metadata={**meta, "layer": layer})
+            instances.append({"object": layer, "path": str(path),
+                              "score": round(float(matte.scores.get(layer, 0.0)), 6),
+                              "detection": round(found[layers.index(layer)].score, 6)})
+        height, width = size or (s.height, s.width)
+        union = (np.maximum.reduce([matte.layers[x] for x in layers]) if layers
+                 else np.zeros((height, width), np.float32))
+        path = sequence_path(s.folder, f"preview_{label}", frame)
+        write_matte(path, union, channels="rgba", metadata={**meta, "layer": label})
+        scores = {k: round(float(v), 6) for k, v in matte.scores.items()} if matte else {}
+        return {"session": s.id, "frame": frame, "object": label, "text": text, "path": str(path),
+                "score": max((i["score"] for i in instances), default=0.0),
+                "instances": instances, "scores": scores}
 
     @staticmethod
     def _shapes(req: Request, s: Session) -> tuple[list[Any], Any]:
@@ -437,9 +586,22 @@ class SessionManager:
         from .output.exr import sequence_path, write_matte
 
         frame, obj = req["frame"], req["object"]
+        clicks, seed, replace = points, box, req["replace"]
+        detected = s.boxes.get((frame, obj))
+        if detected is not None and box is None and not req["mask"]:
+            # a text instance on its detection frame: its detection box and every click there,
+            # as the text engine prompts it (a negative point removes, a positive one adds)
+            from segmatte.models.prompts import Box, Point
+
+            kf = s.keyframes.get(obj, {}).get(frame)
+            earlier = [] if kf is None or replace else [Point(**p) for p in kf["points"]]
+            x0, y0, x1, y1 = detected
+            x0, y0, x1, y1 = min(x0, s.width), min(y0, s.height), min(x1, s.width), min(y1, s.height)
+            if x1 > x0 and y1 > y0:
+                clicks, seed, replace = [*earlier, *points], Box(x0=x0, y0=y0, x1=x1, y1=y1), True
         try:
-            matte = s.track.add_prompt(frame, obj, points=points, box=box, mask=req["mask"],
-                                       replace=req["replace"], as_keyframe=req["keyframe"],
+            matte = s.track.add_prompt(frame, obj, points=clicks, box=seed, mask=req["mask"],
+                                       replace=replace, as_keyframe=req["keyframe"],
                                        size=preview_shape(s.height, s.width, req["preview_size"]))
         except EngineError as exc:
             raise _error(req, Code.BAD_FIELD, str(exc),
@@ -456,7 +618,7 @@ class SessionManager:
         s.keyframes[obj][frame] = kf
         path = sequence_path(s.folder, f"preview_{obj}", frame)
         write_matte(path, matte.layers[obj], channels="rgba",
-                    metadata={"engine": "track", "model": s.model, "source": s.source,
+                    metadata={"engine": s.engine, "model": s.model, "source": s.source,
                               "frame": frame, "layer": obj, "session": s.id,
                               "version": __version__})
         return {"session": s.id, "frame": frame, "object": obj, "path": str(path),
@@ -526,7 +688,7 @@ class SessionManager:
                 retrack = FrameRange(first=s.first, last=start)
         try:
             spec = JobSpec(source=s.source, range=FrameRange(first=s.first, last=s.last),
-                           engine="track", model=s.model,
+                           engine=s.engine, model=s.model,
                            options=s.options.model_dump(mode="json"),
                            objects=s.prompt_objects(), direction=direction, finish=finish,
                            output=output, retrack=retrack)
@@ -576,6 +738,10 @@ class SessionManager:
         def engine(plan: Any, device: str) -> Any:
             from segmatte.models.track.engine_track import TrackEngine
 
+            if s.engine == "text":
+                from segmatte.models.text.engine_text import TextEngine
+
+                return TextEngine(plan.options, model=s.model, device=s.device, parts=s.parts)
             tracker = s.track.tracker  # the session's warm model, not a second copy
             return TrackEngine(plan.options, model=s.model, device=s.device,
                                parts=(tracker.model, tracker.processor))
@@ -608,7 +774,7 @@ class SessionManager:
                 if s.frames is not None:
                     s.frames.close()
             finally:
-                s.track = s.frames = None
+                s.track = s.frames = s.detector = s.parts = None
                 shutil.rmtree(s.folder, ignore_errors=True)
                 s.closed.set()
 

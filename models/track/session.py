@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..engine import EngineError
@@ -130,7 +131,7 @@ class TrackSession:
             t.obj_id[obj] = len(t.layers)
 
     def add_prompt(self, frame: int, obj: str, *, points: Sequence[Point] = (),
-                   box: Box | None = None, mask: str | Path | None = None,
+                   box: Box | None = None, mask: str | Path | np.ndarray | None = None,
                    replace: bool = False, as_keyframe: bool = False,
                    size: tuple[int, int] | None = None) -> Matte:
         """Add prompts for ``obj`` on ``frame`` and return that frame's mattes (a preview).
@@ -138,7 +139,8 @@ class TrackSession:
         Points add to the object's earlier clicks on this frame unless
         ``replace``; a box or a mask replaces them (SAM takes the box first).
         ``size`` (height, width): the mattes at that size (a display-size
-        preview), else at source size.
+        preview), else at source size. ``mask``: a mask image's path, or an H×W
+        bool array at source size (a text session's detection).
         """
         if not self.clip.first <= frame <= self.clip.last:
             raise EngineError(f"frame {frame} is outside {self.clip.first}-{self.clip.last}")
@@ -148,7 +150,9 @@ class TrackSession:
             raise EngineError("a prompt needs points, a box or a mask")
         self._layer(obj)
         t = self.tracker
-        if mask is not None:
+        if isinstance(mask, np.ndarray):
+            prompt = ProcessorPrompt(input_masks=mask)
+        elif mask is not None:
             prompt = ProcessorPrompt(input_masks=read_mask(mask, self.clip.width, self.clip.height))
         else:
             prompt = points_prompt(tuple(points), box, self.clip.width, self.clip.height)

@@ -248,14 +248,19 @@ class Client:
         return self.request("session.open", timeout, source=source, engine=engine, model=model,
                             options=options, range=range, **extra)
 
-    def session_prompt(self, session: str, frame: int, object: str, *,
+    def session_prompt(self, session: str, frame: int, object: str | None = None, *,
+                       text: str | None = None,
                        points: list[dict[str, Any]] | None = None,
                        boxes: list[dict[str, Any]] | None = None, mask: str | None = None,
                        replace: bool | None = None, keyframe: bool | None = None,
                        preview_size: int | None = None, timeout: float = 60.0) -> dict[str, Any]:
         """Prompt ``object`` on ``frame``; the reply names the preview EXR (``path``) and ``score``.
-        ``preview_size``: the preview's long side in pixels (the host's display), else source size."""
-        extra = {"preview_size": preview_size} if preview_size is not None else {}
+        ``preview_size``: the preview's long side in pixels (the host's display), else source size.
+        ``text`` (a ``text`` session): find every instance on ``frame``; the reply's
+        ``instances`` name each one's preview (``object`` defaults to the text's label)."""
+        extra: dict[str, Any] = {"preview_size": preview_size} if preview_size is not None else {}
+        if text is not None:
+            extra["text"] = text
         return self.request("session.prompt", timeout, session=session, frame=frame,
                             object=object, points=points, boxes=boxes, mask=mask,
                             replace=replace, keyframe=keyframe, **extra)

@@ -140,7 +140,10 @@ REQUESTS: dict[str, tuple[Field, ...]] = {
     "session.prompt": (
         _SESSION,
         Field("frame", "int", min=0),
-        Field("object", "str", min=1, max=64),
+        # required unless ``text`` is given (a text prompt's object is its label by default)
+        Field("object", "str", required=False, default=None, min=1, max=64),
+        # a text session's concept prompt ("red car"): every instance found on the frame
+        Field("text", "str", required=False, default=None, min=1, max=256),
         Field("points", "list", required=False, default=None, max=1000),
         Field("boxes", "list", required=False, default=None, max=100),
         Field("mask", "str", required=False, default=None, min=1, max=4096),
