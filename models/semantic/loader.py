@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..engine import EngineError
+from ..hf import transformers_module
 from .catalog import DATASET
 from .families import FAMILIES, MODEL_TYPES
 
@@ -74,7 +75,7 @@ def load(model: str, *, device: str = "cpu", dtype: str = "float32") -> Segmente
     """Load a semantic model from the local cache (or a folder), ready on ``device``."""
     path, family, pull = _resolve(model)
     import torch
-    import transformers
+    transformers = transformers_module()
 
     from .segmenter import Segmenter
 
@@ -104,7 +105,7 @@ def _oneformer_processor(path: Path):
     (``class_info_file=None``) and stays offline. The task prompt still goes
     through the checkpoint's own CLIP tokenizer.
     """
-    import transformers
+    transformers = transformers_module()
 
     image_processor = transformers.OneFormerImageProcessor.from_pretrained(
         path, class_info_file=None, local_files_only=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import EngineError
+from ..hf import transformers_module
 from ..weights import cache, catalog
 
 MIN_TRANSFORMERS = "5.0.0"
@@ -31,25 +32,10 @@ class TextParts:
     tracker_processor: Any
 
 
-def _transformers() -> Any:
-    """The ``transformers`` module, also while another thread is still importing it.
-
-    ``transformers/__init__`` swaps itself for a lazy module at its end; a
-    thread whose ``import`` waited for that (the server's warm-up imports it
-    at start) is handed the first, empty module object, so it looks up
-    ``sys.modules`` again rather than trusting the name the import bound.
-    """
-    import sys
-
-    import transformers  # noqa: F401 - waits for another thread's import to finish
-
-    return sys.modules["transformers"]
-
-
 def require_classes() -> None:
     """EngineError naming the version needed when the installed transformers lacks SAM 3."""
     try:
-        transformers = _transformers()
+        transformers = transformers_module()
     except ImportError:
         raise EngineError(f"the text engine needs transformers >= {MIN_TRANSFORMERS} "
                           "(not installed): pip install 'transformers>="
@@ -76,7 +62,7 @@ def load(name: str, *, dtype: str = "float32", device: str = "cpu") -> TextParts
     require_classes()
     entry = entry_for(name)
     path = cache.require(entry)
-    transformers = _transformers()
+    transformers = transformers_module()
 
     try:
         detector = transformers.Sam3Model.from_pretrained(path, dtype=DTYPES[dtype],

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from ..engine import EngineError
+from ..hf import transformers_module
 from ..weights import cache, catalog
 
 #: transformers model type → (model class, processor class)
@@ -31,7 +32,7 @@ def load(name: str, *, dtype: str = "float32", device: str = "cpu") -> tuple[Any
         raise EngineError(f"model {name} is not a tracking model; "
                           f"tracking models: {', '.join(e.name for e in catalog.entries('track'))}")
     path = cache.require(entry)
-    import transformers
+    transformers = transformers_module()
 
     model_cls, proc_cls = (getattr(transformers, n) for n in FAMILIES[entry.family])
     try:
