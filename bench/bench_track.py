@@ -105,23 +105,7 @@ def run_ours(parts, images, objects, order, stages=None):
 
 def run_bare(parts, images, order):
     """The bare loop; its Timing counts the priming call as a frame (it runs the model once more)."""
-    sessions = []
-    proc = parts[1]
-    orig = proc.init_video_session
-
-    def spy(*a, **k):
-        sessions.append(orig(*a, **k))
-        return sessions[-1]
-
-    proc.init_video_session = spy
-    try:
-        with benchkit.timed("bare", len(order) + 1) as job:
-            reference_run(*parts, images, order,
-                          [(0, 1, dict(input_points=[[[[100.0, 90.0]]]], input_labels=[[[1]]]))],
-                          0)
-    finally:
-        proc.init_video_session = orig
-    return job, footprint(sessions[-1])
+    return _bare_at(parts, images, order, 100.0, 90.0)
 
 
 def _scaled_point(w: int, h: int) -> tuple[float, float]:
