@@ -39,7 +39,7 @@ def _text_scene(ext, scene, options=OPTIONS):
     return settings
 
 
-def _find(ext, link, session):
+def _find(ext, link, session):  # noqa: F811
     before = len(session.prompted)
     assert bpy.ops.segmatte.find_text(target="CLIP") == {"FINISHED"}
     wait(ext, lambda: len(session.prompted) > before or link.notice[1], what="the text preview")
