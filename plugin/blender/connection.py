@@ -210,7 +210,7 @@ class Link:
 
         if watch.frame is not None:  # embedded before the reply: the first click is cheap
             fields.setdefault("frame", int(watch.frame))
-        self.request("session.open", then, source=watch.source, engine="track", **fields)
+        self.request("session.open", then, source=watch.source, engine=watch.engine, **fields)
 
     def prompt(self, obj: str, frame: int, callback: Callable[[dict | None], None],
                **fields: Any) -> None:
@@ -222,7 +222,16 @@ class Link:
 
         def then(reply: dict | None, error: Exception | None) -> None:
             if error is not None:
-                self.say("ERROR", f"the click on frame {frame} was refused: {_message(error)}")
+                what = f"'{fields['text']}'" if fields.get("text") else "the click"
+                self.say("ERROR", f"{what} on frame {frame} was refused: {_message(error)}")
+            elif "instances" in reply:  # a text prompt: every instance found, and the union
+                self.clear_notice()
+                ids = watch.found(str(reply.get("object") or obj), int(reply["frame"]),
+                                  str(fields.get("text", "")), list(reply["instances"] or []))
+                if not ids:
+                    self.say("WARNING", f"'{fields.get('text', '')}' found nothing on frame "
+                             f"{reply['frame']}: try other words or a lower detection "
+                             "threshold")
             else:
                 self.clear_notice()
                 watch.preview(obj, int(reply["frame"]), str(reply["path"]), reply.get("score"))

@@ -570,8 +570,32 @@ class SEGMATTE_OT_find_text(bpy.types.Operator):
         kf.text = text
         settings.objects_index = list(settings.objects).index(item)
         store_objects(settings, None)
+        session = link.session
+        if session is not None and session.state in ("open", "propagating") and link.connected:
+            return self._in_session(context, session, name, frame, text)
         self.report({"INFO"}, f"'{text}' on source frame {frame}: Track finds every {name} "
                     f"({name}_1, {name}_2, …) and tracks each")
+        return {"FINISHED"}
+
+    def _in_session(self, context, session, name: str, frame: int, text: str):
+        """With a session open, Find finds now: a text session gets the text prompt on the
+        frame; a track session is opened again as a text session (its prompts go too)."""
+        from . import ops_session
+
+        if session.state == "propagating":
+            return refuse(self, "the session is tracking: wait, or Cancel to find text")
+        if session.engine != "text":
+            context.scene.segmatte.engine = "text"
+            return bpy.ops.segmatte.session_start()
+        sent = session.texts.get(name)
+        if sent is not None and sent != (frame, text):
+            return refuse(self, f"this session found '{sent[1]}' on frame {sent[0]} already: "
+                          f"one text per label (Start Session again to find '{text}')")
+        if not session.first <= frame <= session.last:
+            return refuse(self, f"frame {context.scene.frame_current} is outside the "
+                          "session's frames")
+        ops_session.send_text(context.scene, name, frame, text)
+        self.report({"INFO"}, f"finding every '{text}' on source frame {frame}")
         return {"FINISHED"}
 
 

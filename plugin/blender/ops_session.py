@@ -97,6 +97,37 @@ def send_keyframe(scene, obj: str, frame: int, fields: dict) -> None:
     ensure_timer()
 
 
+def send_text(scene, label: str, frame: int, text: str) -> bool:
+    """A text session: find every instance of ``text`` on ``frame``; each becomes an object
+    of the panel (its own colour) and its preview the overlay. False: already sent."""
+    session = link.session
+    key = (label, frame)
+    signature = repr(("text", text))
+    if session.sent.get(key) == signature:
+        return False
+    session.sent[key] = signature
+    scene_name = scene.name
+
+    def then(reply):
+        sc = bpy.data.scenes.get(scene_name)
+        if reply is None or sc is None:
+            session.sent.pop(key, None)
+            return
+        settings = sc.segmatte
+        ids = session.instances.get(str(reply.get("object") or label), [])
+        for obj in ids:
+            operators.object_item(settings, obj)
+        if ids and (active_object(settings, create=False) is None
+                    or active_object(settings).name not in ids):
+            settings.objects_index = list(settings.objects).index(settings.objects[ids[0]])
+        bpy.context.window_manager.segmatte.score = float(reply.get("score") or 0.0)
+        overlay.refresh(sc)
+
+    link.prompt(label, frame, then, text=text)
+    ensure_timer()
+    return True
+
+
 def sync(scene) -> int:
     """Send every keyframe of the scene the session has not seen as it is now (after a
     click, an undo or a Start Session); how many were sent."""
@@ -111,8 +142,9 @@ def sync(scene) -> int:
             if kf.text.strip() and not len(kf.points) and not kf.use_box:
                 continue  # a text prompt is for jobs: sessions run the track engine
             now[(item.name, kf.frame)] = _prompt_fields(kf)
-    for key in list(session.sent):  # keyframes an undo removed altogether
-        now.setdefault(key, {"replace": True})
+    for key, signature in list(session.sent.items()):  # keyframes an undo removed altogether
+        if not signature.startswith("('text'"):  # a text prompt stays (one per label)
+            now.setdefault(key, {"replace": True})
     for (obj, frame), fields in now.items():
         if session.sent.get((obj, frame)) != repr(sorted(fields.items())):
             send_keyframe(scene, obj, frame, fields)
@@ -142,11 +174,12 @@ class SEGMATTE_OT_session_start(bpy.types.Operator):
         try:
             source = operators.resolve_source(context, "CLIP")
             first, last = source.job_range(*operators.scene_range(scene))
-            operators.engine_entry("track")
+            engine = "text" if settings.engine == "text" else "track"
+            operators.engine_entry(engine)
             fields = {"range": {"first": first, "last": last}}
-            if options_ui.group(settings, "track") is not None:
-                fields["options"] = operators.engine_options(settings, "track")
-            if settings.model.strip() and settings.engine == "track":
+            if options_ui.group(settings, engine) is not None:
+                fields["options"] = operators.engine_options(settings, engine)
+            if settings.model.strip() and settings.engine == engine:
                 fields["model"] = settings.model.strip()
         except (sources.SourceError, JobError) as exc:
             return refuse(self, str(exc))
@@ -156,7 +189,7 @@ class SEGMATTE_OT_session_start(bpy.types.Operator):
         found = operators.gather(context, source, "CLIP")
         merged = operators.store_objects(settings, found)
         watch = SessionWatch(clip=source.name, scene=scene.name, source=source.path,
-                             shift=source.shift)
+                             shift=source.shift, engine=engine)
         current = scene.frame_current + source.shift
         if first <= current <= last:  # the frame on screen: embedded before the reply
             watch.frame = current
@@ -166,6 +199,10 @@ class SEGMATTE_OT_session_start(bpy.types.Operator):
             sc = bpy.data.scenes.get(scene_name)
             if w.state != "open" or sc is None:
                 return
+            for obj in merged if w.engine == "text" else ():  # texts first: they find
+                for number, kf in sorted(obj.keyframes.items()):      # the instances
+                    if kf.text:
+                        send_text(sc, obj.id, number, kf.text)
             for obj in merged:
                 for number, kf in sorted(obj.keyframes.items()):
                     if not (kf.points or kf.boxes):
@@ -176,7 +213,8 @@ class SEGMATTE_OT_session_start(bpy.types.Operator):
 
         link.open_session(watch, opened, **fields)
         ensure_timer()
-        self.report({"INFO"}, f"opening a session on {source.name} (frames {first}-{last})")
+        self.report({"INFO"}, f"opening a {engine} session on {source.name} "
+                    f"(frames {first}-{last})")
         return {"FINISHED"}
 
 
@@ -227,6 +265,11 @@ class SEGMATTE_OT_click(bpy.types.Operator):
             settings.objects_index = list(settings.objects).index(item)
         else:
             item = active_object(settings)
+        if item.name in session.instances:  # the server refuses clicks on the label itself
+            ids = session.instances[item.name]
+            return refuse(self, f"select one of the instances '{item.name}' found to refine "
+                          f"it ({', '.join(ids)})" if ids else
+                          f"'{item.name}' found nothing to refine: add an object and click it")
         kf = keyframe_of(item, number)
         if self.box:
             x0, x1 = sorted((self.x, self.x1))
@@ -364,7 +407,7 @@ class SEGMATTE_OT_propagate(bpy.types.Operator):
             source = operators.resolve_source(context, "CLIP")
             operators.check_channels("CLIP", settings.channels)
             folder, name = operators.output_place(preferences.get(context), scene, source,
-                                                  "track")
+                                                  session.engine)
         except (sources.SourceError, JobError) as exc:
             return refuse(self, str(exc))
         output = {"folder": folder, "name": name, "channels": settings.channels}

@@ -129,6 +129,8 @@ def draw_session(layout, context) -> None:
         row.operator("segmatte.session_stop", text="", icon="X")
         box.operator("segmatte.prompt_tool", icon="RESTRICT_SELECT_OFF")
         box.label(text="LMB +  Ctrl/Shift+LMB −  drag: box  Ctrl+Z: undo", icon="MOUSE_LMB")
+        if link.session is not None and link.session.engine == "text":
+            box.label(text="Find: every instance; select one to refine it", icon="INFO")
         sub = box.row(align=True)
         sub.enabled = status.session_state == "open"
         for direction, icon in (("BACKWARD", "TRACKING_BACKWARDS"), ("BOTH", "ARROW_LEFTRIGHT"),
@@ -139,6 +141,12 @@ def draw_session(layout, context) -> None:
         if session is not None and session.correction is not None:
             box.operator("segmatte.propagate", text=f"Re-track from {session.correction}",
                          icon="FILE_REFRESH").direction = "AUTO"
+        if session is not None:
+            for label, ids in session.instances.items():
+                text = session.texts.get(label, (0, label))[1]
+                box.label(text=(f"'{text}': {', '.join(ids)}" if ids else
+                                f"'{text}': nothing found")[:120],
+                          icon="VIEWZOOM" if ids else "ERROR")
         if status.score:
             box.label(text=f"Score on the last click: {status.score:.2f}")
     else:

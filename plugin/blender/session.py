@@ -68,6 +68,12 @@ class SessionWatch:
     """The source frame under the playhead when the session was opened (embedded then)."""
     display: tuple[float, float] = (0.0, 0.0)
     """The clip's frame on screen (w, h region pixels), as the overlay last drew it."""
+    engine: str = "track"
+    """``track`` (clicks) or ``text`` (a text prompt finds instances; clicks refine them)."""
+    instances: dict[str, list[str]] = field(default_factory=dict)
+    """A text session: label (``disc``) → the instances its text found (``disc_1``, …)."""
+    texts: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """A text session: label → (source frame, text) of the text prompt sent for it."""
 
     @property
     def preview_size(self) -> int | None:
@@ -81,6 +87,27 @@ class SessionWatch:
         if obj not in self.objects:
             self.objects.append(obj)
         self.prompted.append((obj, int(frame)))
+
+    def found(self, label: str, frame: int, text: str, instances: list[dict]) -> list[str]:
+        """A text prompt's reply: each instance's preview becomes its overlay (one object,
+        one colour each); the label is the prompt the propagation starts from."""
+        ids = []
+        for inst in instances:
+            obj = str(inst["object"])
+            self.previews[(obj, int(frame))] = (next(_seq), str(inst["path"]))
+            if inst.get("score") is not None:
+                self.scores[(obj, int(frame))] = float(inst["score"])
+            if obj not in self.objects:
+                self.objects.append(obj)
+            ids.append(obj)
+        self.instances[label] = ids
+        self.texts[label] = (int(frame), text)
+        self.prompted.append((label, int(frame)))
+        return ids
+
+    def instance_label(self, obj: str) -> str | None:
+        """The label whose text found ``obj`` (None: not an instance)."""
+        return next((lb for lb, ids in self.instances.items() if obj in ids), None)
 
     def forget_preview(self, obj: str, frame: int) -> None:
         self.previews.pop((obj, int(frame)), None)
@@ -98,7 +125,8 @@ class SessionWatch:
         for obj in self.objects:
             if base.startswith(f"{name}_{obj}."):
                 return obj
-        return self.objects[0] if len(self.objects) == 1 else None
+        return self.objects[0] if len(self.objects) == 1 and base.startswith(f"{name}.") \
+            else None
 
     def path_at(self, obj: str, frame: int) -> str | None:
         """What the overlay shows for ``obj`` on source ``frame``: the newer of its preview

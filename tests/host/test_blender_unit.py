@@ -234,6 +234,20 @@ def test_session_overlay_shows_the_newer_of_preview_and_matte(ext):
     assert s.keyframes() == {"hero": [5, 6], "prop": [2]}
 
 
+def test_text_session_instances_are_objects_and_the_union_is_no_ones(ext):
+    s = ext.session.SessionWatch(clip="c", scene="S", source="/a.mov", shift=0,
+                                 engine="text", output={"name": "shot"})
+    ids = s.found("disc", 5, "green disc", [
+        {"object": "disc_1", "path": "/p/preview_disc_1.0005.exr", "score": 0.9}])
+    assert ids == ["disc_1"] and s.objects == ["disc_1"] and s.prompted == [("disc", 5)]
+    assert s.path_at("disc_1", 5) == "/p/preview_disc_1.0005.exr"
+    assert s.instance_label("disc_1") == "disc" and s.instance_label("hero") is None
+    s.written(5, ["/out/shot_disc_1.0005.exr", "/out/shot_disc.0005.exr"])  # layer, union
+    assert s.path_at("disc_1", 5) == "/out/shot_disc_1.0005.exr"
+    assert ("disc", 5) not in s.mattes
+    assert s.found("person", 2, "person", []) == [] and s.instances["person"] == []
+
+
 def test_preview_size_is_the_clips_size_on_screen_never_above_source(ext):
     size = ext.session.preview_size
     assert size((0.0, 0.0), 1920, 1080) is None  # nothing drawn yet: source size

@@ -230,3 +230,51 @@ def test_fusion_comp_script_pastes_shapes_at_the_loaders_comp_times(
     (mask,) = _masks(comp).values()
     keys = tools[mask.inputs["Polyline"]["SourceOp"]].setting["KeyFrames"]
     assert sorted(keys) == list(range(105, 111))
+
+
+def test_text_preview_at_the_playhead_then_go_propagates(green_clip: str, on_server,
+                                                         scripts: Path, tmp_path: Path) -> None:
+    """With the text engine, Preview runs the text prompt at the playhead through a text
+    session (the union of the instances found), Go propagates that session; a text that
+    finds nothing says so in one sentence."""
+    host = Host(green_clip)
+    out = tmp_path / "m"
+    seen: dict = {}
+
+    def play(win: fr.Window):
+        items = win.GetItems()
+        while "text" not in items["engine"].items:
+            yield
+        items["folder"].Text = str(out)
+        items["options"].Text = '{"detection_threshold": 1.0}'
+        host.timeline.playhead = host.record_start + 2  # source frame 5
+        items["text"].Text = "person"
+        win.click("find")
+        win.click("preview")
+        yield from wait_for(items, "found nothing", "ready")
+        seen["nothing"] = items["status"].Text
+        items["keys"].CurrentText = "frame 5: find 'person'"
+        win.click("remove")
+        items["options"].Text = '{"detection_threshold": 0.68, "max_instances": 5, "nms_iou": 1.0}'
+        items["text"].Text = "green disc"
+        win.click("find")
+        win.click("preview")
+        yield from wait_for(items, "ready", "found nothing")
+        seen["status"] = items["status"].Text
+        seen["info"] = items["preview_info"].Text
+        items["attach"].CurrentText = "track"
+        items["direction"].CurrentText = "both"
+        win.click("go")
+        yield from wait_for(items, "new track")
+        win.close()
+
+    host.run(scripts / "Utility" / LAUNCHER, play)
+    assert seen["nothing"] == ("'person' found nothing on frame 5: try other words or a lower "
+                               "detection_threshold"), seen
+    assert seen["status"].startswith("preview of frame 5 ready: score "), seen
+    assert ", found disc_1" in seen["status"]
+    assert seen["info"].rsplit(" — ", 1)[1].endswith("preview_disc.0005.exr")  # the union
+    found = seen["status"].split(", found ", 1)[1].split(", ")
+    for layer in found:
+        assert sorted(p.name for p in out.glob(f"green_text_{layer}.*.exr")) == [
+            f"green_text_{layer}.{n:04d}.exr" for n in range(LEFT_OFFSET, LEFT_OFFSET + DURATION)]

@@ -245,7 +245,7 @@ class Panel:
     # --- the session: preview and propagation -------------------------------------
 
     def session_engine(self, engine: dict | None) -> bool:
-        return bool(engine) and (engine.get("sessions") or engine.get("name") == "track")
+        return bool(engine) and (engine.get("sessions") or engine.get("name") in ("track", "text"))
 
     def session_for(self, engine: dict, options: dict) -> RotoSession:
         """The open session when it is on this shot, engine and model; else a new one."""
@@ -267,7 +267,8 @@ class Panel:
         """This frame's matte through the session, before any whole job."""
         engine = self.current_engine()
         if not self.session_engine(engine):
-            self.say("preview works with the track engine (an interactive session); pick it")
+            self.say("preview works with the track or text engine (an interactive session); "
+                     "pick one")
             return
         if self.job is not None and not self.job.snapshot.finished:
             self.say("wait for the job to end (or cancel it) before a preview")
@@ -279,10 +280,15 @@ class Panel:
         if options is None or not self.take_typed():
             return
         frame = self.shot.keyframe
-        if frame not in self.keys.frames:
-            self.say(f"add a prompt on frame {frame} (the playhead's frame) first")
+        text = engine["name"] == "text"
+        if frame not in self.keys.frames and not (text and frame in self.texts):
+            self.say(f"add a prompt on frame {frame} (the playhead's frame) first" +
+                     (" or Find a text there" if text else ""))
             return
-        self.session_for(engine, options).preview(frame, self.keys.frames)
+        if text and not self._one_text_per_label():
+            return
+        self.session_for(engine, options).preview(frame, self.keys.frames,
+                                                  self.texts if text else None)
         self.say(f"previewing frame {frame}…")
 
     def _take_session(self) -> None:
@@ -301,8 +307,28 @@ class Panel:
             elif kind == "preview":
                 self._show_preview(value)
 
+    def _one_text_per_label(self) -> bool:
+        """A session takes one text keyframe per label (a job takes more: Go without a
+        Preview); False (said) when two frames find the same label."""
+        seen: dict[str, int] = {}
+        for frame, text in sorted(self.texts.items()):
+            label = text_label(text)
+            if label in seen:
+                self.say(f"a preview finds one text per label: frames {seen[label]} and "
+                         f"{frame} both find '{label}' (remove one, or press Go for a job)")
+                return False
+            seen[label] = frame
+        return True
+
     def _show_preview(self, reply: dict) -> None:
         frame, path, score = reply.get("frame"), reply.get("path", ""), reply.get("score", 0.0)
+        found = reply.get("instances")
+        if found is not None and not found:
+            self._remove_preview()
+            self.items["preview_info"].Text = ""
+            self.say(f"'{reply.get('text', '')}' found nothing on frame {frame}: try other "
+                     "words or a lower detection_threshold")
+            return
         where = ""
         comp = self.target.preview_comp()
         if comp is not None and path:
@@ -311,8 +337,10 @@ class Panel:
                 where = f" (Loader {fusion_nodes.PREVIEW_NAME} in the Fusion comp)"
             except Exception as exc:
                 where = f" (no preview Loader: {exc})"
-        self.items["preview_info"].Text = f"preview of frame {frame}: score {score:.2f}{where} — {path}"
-        self.say(f"preview of frame {frame} ready: score {score:.2f}")
+        ids = f", found {', '.join(i['object'] for i in found)}" if found else ""
+        self.items["preview_info"].Text = (f"preview of frame {frame}: score {score:.2f}{ids}"
+                                           f"{where} — {path}")
+        self.say(f"preview of frame {frame} ready: score {score:.2f}{ids}")
 
     def _remove_preview(self) -> None:
         try:
@@ -372,11 +400,13 @@ class Panel:
         self.shapes_job = False
         self.last_spec = spec
         self._remove_preview()
-        if self.session_engine(engine):
+        if self.session_engine(engine) and (engine["name"] != "text" or self._previewed(
+                engine, options)):
             roto = self.session_for(engine, options)
             direction = self.items["direction"].CurrentText
             launch = roto.propagate_launch(self.keys.frames, spec["output"],
-                                           None if direction in ("", AUTO) else direction)
+                                           None if direction in ("", AUTO) else direction,
+                                           self.texts if engine["name"] == "text" else None)
             self.job = MatteJob(roto.client_factory, launch, own_client=False).start()
         else:
             self.job = MatteJob(self.client_factory, submit_launch(spec)).start()
@@ -433,6 +463,13 @@ class Panel:
         if not chosen or chosen == SHAPES[0]:
             return ()
         return tuple(f for f in chosen.split(",") if f)
+
+    def _previewed(self, engine: dict, options: dict) -> bool:
+        """Text: Go propagates the previewed session (one text per label); without a Preview
+        it is a job (which takes more texts per label)."""
+        roto = self.roto
+        return roto is not None and roto.session is not None and roto.key.engine == "text" \
+            and roto is self.session_for(engine, options) and self._one_text_per_label()
 
     # --- text prompts and shapes -------------------------------------------------------
 

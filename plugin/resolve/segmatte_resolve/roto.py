@@ -92,6 +92,9 @@ class RotoSession:
         self.session: str | None = None
         self.info: dict = {}
         self._sent: dict[int, tuple] = {}
+        self._sent_text: dict[int, str] = {}
+        self.found: dict[int, dict] = {}
+        """A text session: source frame → the text prompt's reply (instances, union)."""
         self.propagated = False
 
     # --- on background threads ------------------------------------------------
@@ -122,17 +125,36 @@ class RotoSession:
         self._sent[frame] = sig
         return reply
 
+    def _send_text(self, frame: int, text: str) -> dict:
+        """A text session: find every instance of ``text`` on ``frame`` (the reply's ``path``
+        is their union; ``instances`` one preview each)."""
+        reply = self.client.session_prompt(self.session, frame, text=text,
+                                           preview_size=self.preview_size,
+                                           timeout=PROMPT_TIMEOUT_S)
+        self._sent_text[frame] = text
+        return reply
+
+    def _send_texts(self, texts: dict[int, str]) -> dict[int, dict]:
+        return {n: self._send_text(n, t) for n, t in sorted(texts.items())
+                if self._sent_text.get(n) != t}
+
     def _unsent(self, keys: dict[int, Prompts]) -> list[int]:
         return [n for n, p in sorted(keys.items()) if self._sent.get(n) != _signature(p)]
 
-    def preview(self, frame: int, keys: dict[int, Prompts]) -> threading.Thread:
-        """Send the frames not sent yet (``frame`` last) and post ``frame``'s preview reply."""
-        keys = dict(keys)
+    def preview(self, frame: int, keys: dict[int, Prompts],
+                texts: dict[int, str] | None = None) -> threading.Thread:
+        """Send the frames not sent yet (``frame`` last) and post ``frame``'s preview reply;
+        a text on ``frame`` (a text session) previews the union of the instances it finds."""
+        keys, texts = dict(keys), dict(texts or {})
 
         def work() -> None:
             try:
                 with self._lock:
                     self._ensure_open(frame)
+                    self.found.update(self._send_texts(texts))
+                    if frame not in keys:
+                        self.inbox.put(("preview", self.found[frame]))
+                        return
                     reply = None
                     for n in self._unsent(keys):
                         sent = self._send(n, keys[n])
@@ -147,13 +169,15 @@ class RotoSession:
         thread.start()
         return thread
 
-    def propagate_launch(self, keys: dict[int, Prompts], output: dict, direction: str | None):
+    def propagate_launch(self, keys: dict[int, Prompts], output: dict, direction: str | None,
+                         texts: dict[int, str] | None = None):
         """The launch for a MatteJob: send what is new, then ``session.propagate``."""
-        keys = dict(keys)
+        keys, texts = dict(keys), dict(texts or {})
 
         def launch(client: Any) -> str:
             with self._lock:
                 self._ensure_open()
+                self.found.update(self._send_texts(texts))
                 for n in self._unsent(keys):
                     self._send(n, keys[n])
                 job = self.client.session_propagate(self.session, output,
