@@ -141,7 +141,8 @@ def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
 
 def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
     x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.pow(1 / 2.4) - 0.055)
+    hi = x.log().mul_(1 / 2.4).exp_().mul_(1.055).sub_(0.055)  # x^(1/2.4) as in srgb_to_linear
+    return torch.where(x <= 0.0031308, 12.92 * x, hi)
 
 
 def balanced_dominance(rgb: torch.Tensor, channel: int, balance: float = 1.0) -> torch.Tensor:
@@ -283,6 +284,7 @@ class ScreenKey:
     screen: torch.Tensor  # H×W×3, the screen colour field, in the keyed (linear) space
     grain: float  # σ of screen-ness on the screen
     tolerance: float  # used
+    keyed: torch.Tensor | None = None  # H×W×3, the frame as keyed (linear), for despilled_foreground
 
 
 def screen_key(rgb: torch.Tensor, channel: int, *, screen: torch.Tensor | None = None,
@@ -308,7 +310,7 @@ def screen_key(rgb: torch.Tensor, channel: int, *, screen: torch.Tensor | None =
             s = None
     if s is None:  # no screen anywhere: everything is subject
         ones = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
-        return ScreenKey(ones, x, 0.0, 0.0)
+        return ScreenKey(ones, x, 0.0, 0.0, x)
     ds = balanced_dominance(s, channel, balance).clamp(min=MIN_SCREEN_DOMINANCE * 0.25)
     k = gain * balanced_dominance(x, channel, balance) / ds
     sigma = float(grain_sigma(k, mask)) if bool(mask.any()) else 0.0
@@ -326,7 +328,7 @@ def screen_key(rgb: torch.Tensor, channel: int, *, screen: torch.Tensor | None =
         kb = _blur_unclamped(k.clamp(0.0, 1.0)[None, None], 2.0)[0, 0]
         solid = ops.choke((kb < 0.4).to(alpha.dtype), 1.0)
         alpha = torch.maximum(alpha, solid)
-    return ScreenKey(alpha, s, sigma, tol)
+    return ScreenKey(alpha, s, sigma, tol, x)
 
 
 def chroma_alpha_k(k: torch.Tensor, tolerance: float, softness: float, spill: float) -> torch.Tensor:
@@ -341,13 +343,18 @@ def chroma_alpha_k(k: torch.Tensor, tolerance: float, softness: float, spill: fl
 
 
 def despilled_foreground(rgb: torch.Tensor, alpha: torch.Tensor, screen: torch.Tensor, channel: int, *,
-                         linear: bool = True, strength: float = 1.0) -> torch.Tensor:
+                         linear: bool = True, strength: float = 1.0,
+                         keyed: torch.Tensor | None = None) -> torch.Tensor:
     """The subject's own colour (H×W×3, un-premultiplied, display-referred
     like ``rgb``): the screen's light taken out by unmixing,
     ``α·F = I − (1 − α)·S(x)`` (in linear light), then despilled — the
     screen channel limited to the larger of the other two, by ``strength``.
-    0 where alpha is 0."""
-    x = srgb_to_linear(rgb) if linear else rgb.clamp(0.0, 1.0)
+    0 where alpha is 0. ``keyed``: ``rgb`` already decoded (:attr:`ScreenKey.keyed`),
+    so the frame is not decoded twice."""
+    if keyed is not None:
+        x = keyed
+    else:
+        x = srgb_to_linear(rgb) if linear else rgb.clamp(0.0, 1.0)
     a = alpha.unsqueeze(-1)
     pre = (x - (1 - a) * screen).clamp(min=0.0)
     j, k = (i for i in range(3) if i != channel)
