@@ -245,10 +245,10 @@ def screen_field(rgb: torch.Tensor, mask: torch.Tensor, side: int = FIELD_SIDE) 
     h, w = rgb.shape[:2]
     scale = side / max(h, w)
     size = (max(2, round(h * scale)), max(2, round(w * scale)))
-    img = rgb.permute(2, 0, 1).unsqueeze(0)
-    m = mask.to(rgb.dtype)[None, None]
-    num = F.interpolate(img * m, size, mode="area")
-    den = F.interpolate(m, size, mode="area")
+    m = mask.to(rgb.dtype)
+    # masked in H×W×3, then viewed as channels-last 1×3×H×W: no strided full-res product
+    num = F.interpolate((rgb * m[..., None]).permute(2, 0, 1)[None], size, mode="area")
+    den = F.interpolate(m[None, None], size, mode="area")
     field = torch.zeros_like(num)
     have = torch.zeros_like(den)
     for sigma in (1.0, 2.0, 4.0, 8.0, 16.0):
@@ -261,7 +261,8 @@ def screen_field(rgb: torch.Tensor, mask: torch.Tensor, side: int = FIELD_SIDE) 
     if bool((have < 1).any()):
         mean = num.sum((2, 3), keepdim=True) / den.sum((2, 3), keepdim=True).clamp(min=1e-6)
         field = field + (1 - have) * mean
-    field = _blur_unclamped(field, 1.0)
+    field = _blur_unclamped(field, 1.0).contiguous(memory_format=torch.channels_last)
+    # channels-last in, so the full-res field comes out as a contiguous H×W×3 (same values)
     return F.interpolate(field, (h, w), mode="bilinear", align_corners=False)[0].permute(1, 2, 0)
 
 
