@@ -357,11 +357,10 @@ def despilled_foreground(rgb: torch.Tensor, alpha: torch.Tensor, screen: torch.T
     else:
         x = srgb_to_linear(rgb) if linear else rgb.clamp(0.0, 1.0)
     a = alpha.unsqueeze(-1)
-    pre = (x - (1 - a) * screen).clamp(min=0.0)
+    # in place on one H×W×3 temporary (x − (1 − α)·S written as (α − 1)·S + x: the same floats)
+    pre = torch.mul(a - 1, screen).add_(x).clamp_(min=0.0)
     j, k = (i for i in range(3) if i != channel)
-    limit = torch.maximum(pre[..., j], pre[..., k])
-    over = (pre[..., channel] - limit).clamp(min=0.0)
-    pre = pre.clone()
-    pre[..., channel] = pre[..., channel] - strength * over
-    fg = torch.where(a > 1e-3, pre / a.clamp(min=1e-3), torch.zeros_like(pre)).clamp(0.0, 1.0)
+    over = (pre[..., channel] - torch.maximum(pre[..., j], pre[..., k])).clamp_(min=0.0)
+    pre[..., channel].sub_(over, alpha=strength)
+    fg = pre.div_(a.clamp(min=1e-3)).clamp_(0.0, 1.0).mul_(a > 1e-3)  # 0 where alpha is 0
     return linear_to_srgb(fg) if linear else fg
