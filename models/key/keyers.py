@@ -141,7 +141,9 @@ def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
 
 def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
     x = x.clamp(0.0, 1.0)
-    hi = x.log().mul_(1 / 2.4).exp_().mul_(1.055).sub_(0.055)  # x^(1/2.4) as in srgb_to_linear
+    # x^(1/2.4) as in srgb_to_linear; clamped to the branch's own range first, as log(0)
+    # (the foreground is 0 wherever alpha is) takes a slow path: ~4× the time of the rest
+    hi = x.clamp(min=0.0031308).log_().mul_(1 / 2.4).exp_().mul_(1.055).sub_(0.055)
     return torch.where(x <= 0.0031308, 12.92 * x, hi)
 
 
