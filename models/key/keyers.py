@@ -208,17 +208,19 @@ FIELD_SIDE = 48
 """The screen field is estimated at this many pixels on the long side."""
 
 
-def screen_pixels(rgb: torch.Tensor, channel: int, balance: float = 1.0) -> torch.Tensor:
+def screen_pixels(rgb: torch.Tensor, channel: int, balance: float = 1.0,
+                  dom: torch.Tensor | None = None) -> torch.Tensor:
     """H×W bool: pixels that are surely screen — dominance at least 0.7 of
     the strongest (lightly blurred against grain) nearby (a window of 1/12 of
     the short side: the screen's own local strength, so fall-off is followed
     while half-covered edge pixels are left out) and at least 0.25 of the
-    frame's 99th percentile; then eroded by 2 px away from anything else."""
+    frame's 99th percentile; then eroded by 2 px away from anything else.
+    ``dom``: :func:`balanced_dominance` of ``rgb`` when the caller has it already."""
     import torch.nn.functional as F
 
     from ..finish import ops
 
-    d = balanced_dominance(rgb, channel, balance)
+    d = balanced_dominance(rgb, channel, balance) if dom is None else dom
     step = 1
     while d.numel() // (step * step) > _MAX_SAMPLES:
         step += 1
@@ -301,7 +303,8 @@ def screen_key(rgb: torch.Tensor, channel: int, *, screen: torch.Tensor | None =
     measured grain. ``grain_blur`` None: ``0.8 · min(1, σ/0.05)`` px.
     """
     x = srgb_to_linear(rgb) if linear else rgb.clamp(0.0, 1.0)
-    mask = screen_pixels(x, channel, balance)
+    dx = balanced_dominance(x, channel, balance)
+    mask = screen_pixels(x, channel, balance, dx)
     s = screen_field(x, mask) if field else None
     if s is None:
         if screen is not None:
@@ -315,10 +318,10 @@ def screen_key(rgb: torch.Tensor, channel: int, *, screen: torch.Tensor | None =
         ones = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
         return ScreenKey(ones, x, 0.0, 0.0, x)
     ds = balanced_dominance(s, channel, balance).clamp(min=MIN_SCREEN_DOMINANCE * 0.25)
-    k = gain * balanced_dominance(x, channel, balance) / ds
+    k = torch.mul(dx, gain).div_(ds)
     sigma = float(grain_sigma(k, mask)) if bool(mask.any()) else 0.0
     blur = grain_blur if grain_blur is not None else 0.8 * min(1.0, sigma / 0.05)
-    k = k.clamp(-0.5, 1.5)  # a saturated subject must not bleed into its neighbours
+    k = k.clamp_(-0.5, 1.5)  # a saturated subject must not bleed into its neighbours
     if blur > 0.05:
         k = _blur_unclamped(k[None, None], blur)[0, 0]
         sigma *= 0.5 / max(0.5, blur)
