@@ -216,8 +216,6 @@ def screen_pixels(rgb: torch.Tensor, channel: int, balance: float = 1.0,
     while half-covered edge pixels are left out) and at least 0.25 of the
     frame's 99th percentile; then eroded by 2 px away from anything else.
     ``dom``: :func:`balanced_dominance` of ``rgb`` when the caller has it already."""
-    import torch.nn.functional as F
-
     from ..finish import ops
 
     d = balanced_dominance(rgb, channel, balance) if dom is None else dom
