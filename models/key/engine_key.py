@@ -98,7 +98,8 @@ class KeyEngine(KeyCard, Engine):
             out = {"matte": found.alpha.to("cpu", torch.float32).numpy()}
             if o.foreground:
                 fg = keyers.despilled_foreground(rgb, found.alpha, found.screen, self._channel(),
-                                                 linear=o.linear, strength=o.despill)
+                                                 linear=o.linear, strength=o.despill,
+                                                 keyed=found.keyed)
                 fg = fg.to("cpu", torch.float32).numpy()
                 for i, c in enumerate("RGB"):
                     out[f"foreground.{c}"] = np.ascontiguousarray(fg[..., i])

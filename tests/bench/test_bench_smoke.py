@@ -85,6 +85,8 @@ def test_run_all_smoke_writes_one_json_with_the_figures(tmp_path: Path) -> None:
     assert not any(c["imports_torch"] for c in clients.values())
     assert benches["preview"]["result"]["runs"][0]["ratio_open_frame"] > 0
     assert any(g.startswith("P5 ") for g in goals) and any("bench_light" in g for g in goals)
+    key = benches["key"]["result"]["results"]["720p"]["matte"]  # bench_key: the screen keyer per frame
+    assert key["cpu_ms_per_frame"] > 0 and key["wall_ms_per_frame"] > 0
     for name, entry in benches.items():  # every bench is accounted for: ran, or said why not
         assert "result" in entry or "skipped" in entry, (name, entry.get("failed"))
 
