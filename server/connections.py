@@ -32,6 +32,14 @@ LOG_EVERY_S = 10.0
 """Refusals and accept failures are logged at most this often (with a count)."""
 
 
+def open_descriptors() -> int:
+    """How many file descriptors this process holds now (0 where /proc is missing)."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
+
+
 def raise_fd_limit(cap: int = 65536) -> tuple[int, int]:
     """Raise the soft descriptor limit to the hard one (at most ``cap``); return (soft, hard).
 
@@ -60,9 +68,11 @@ class Limits:
 
     @classmethod
     def for_fd_limit(cls, fd_limit: int, max_connections: int, max_unauthenticated: int,
-                     hello_timeout_s: float) -> Limits:
-        """The configured caps, lowered to leave a quarter of the descriptors (64 at least) free."""
-        reserve = max(FD_RESERVE_MIN, fd_limit // 4)
+                     hello_timeout_s: float, in_use: int = 0) -> Limits:
+        """The configured caps, lowered to leave a quarter of the descriptors (64 at least)
+        free beyond the ``in_use`` ones the server already holds (plus as many again for
+        what its warm-up and first jobs open: torch's threads, the journal, readers)."""
+        reserve = max(FD_RESERVE_MIN, fd_limit // 4) + 2 * in_use
         room = max(4, fd_limit - reserve)
         total = max(1, min(max_connections, room))
         return cls(total, max(1, min(max_unauthenticated, total)), hello_timeout_s)

@@ -32,7 +32,7 @@ from segmatte.client.protocol import Code, ProtocolError, Request
 
 from .auth import PathGuard, ensure_token, token_matches
 from .config import ServerConfig
-from .connections import Doorman, Limits, raise_fd_limit
+from .connections import Doorman, Limits, open_descriptors, raise_fd_limit
 from .jobs import Job, JobQueue, JobTable, Mailbox, PipelineRunner, Runner, Workers
 from .journal import Journal, journal_path
 from .sessions import Propagation, SessionManager
@@ -167,7 +167,8 @@ class Server:
         port = int(endpoint.rsplit(":", 1)[1])
         soft, _hard = raise_fd_limit()
         limits = Limits.for_fd_limit(soft, self.config.max_connections,
-                                     self.config.max_unauthenticated, self.config.hello_timeout_s)
+                                     self.config.max_unauthenticated, self.config.hello_timeout_s,
+                                     in_use=open_descriptors())
         self.doorman = Doorman(sock, port, limits)
         log.info("file descriptors: %d; at most %d connections, %d without a hello (dropped "
                  "after %.1f s)", soft, limits.max_connections, limits.max_unauthenticated,

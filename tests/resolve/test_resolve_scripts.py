@@ -235,7 +235,7 @@ def test_bad_prompt_is_refused_in_the_panel(host: Host, scripts: Path) -> None:
     host.run(scripts / "Utility" / LAUNCHER, play)
     assert seen["status"] == f"line 2: (500, 40) is outside the {W}x{H} frame"
     assert seen["options"].startswith("options must be JSON")
-    assert seen["preview"].startswith("preview works with the track engine")
+    assert seen["preview"].startswith("preview works with the track or text engine")
     assert seen["add_empty"] == "type a prompt first (or press Centre of frame)"
     assert seen["add_bad"].startswith("line 2: a box needs x1 > x0") and seen["keys"] == []
     assert seen.get("track", "the track engine needs a prompt: a point or a box") == (
