@@ -15,15 +15,6 @@ import pytest
 from conftest import GREEN_FRAMES, green_alpha, render, wait
 
 
-@pytest.fixture
-def link(ext):
-    link = ext.connection.link
-    if not link.connected:
-        assert bpy.ops.segmatte.connect() == {"FINISHED"}
-        wait(ext, lambda: link.connected and link.engines, what="connecting to the server")
-    return link
-
-
 def _run(ext, link, **kwargs):
     before = set(link.jobs)
     assert bpy.ops.segmatte.track(**kwargs) == {"FINISHED"}

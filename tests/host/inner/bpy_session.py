@@ -19,15 +19,6 @@ import pytest
 from conftest import EXT, GREEN_FRAMES, WORK, H, W, wait
 
 
-@pytest.fixture
-def link(ext):
-    link = ext.connection.link
-    if not link.connected:
-        assert bpy.ops.segmatte.connect() == {"FINISHED"}
-        wait(ext, lambda: link.connected and link.engines, what="connecting to the server")
-    return link
-
-
 @pytest.fixture(autouse=True)
 def out_folder(ext, request):
     """Each test's mattes in a folder of their own (the preferences are restored after)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 import pytest
-from bpy_session import _matte, _open, _track, clip, link, out_folder  # noqa: F401 (fixtures)
+from bpy_session import _matte, _open, _track, clip, out_folder  # noqa: F401 (fixtures)
 from conftest import wait
 
 TEXT = "green disc"

@@ -20,15 +20,6 @@ from conftest import GREEN_FRAMES, H, W, green_alpha, wait
 
 
 @pytest.fixture
-def link(ext):
-    link = ext.connection.link
-    if not link.connected:
-        assert bpy.ops.segmatte.connect() == {"FINISHED"}
-        wait(ext, lambda: link.connected and link.engines, what="connecting to the server")
-    return link
-
-
-@pytest.fixture
 def green(scene, media):
     clip = bpy.data.movieclips.load(media["green"])  # source frames 0-7 on scene 1-8
     scene.active_clip = clip

@@ -107,6 +107,15 @@ def wait(ext, done, timeout: float = 120.0, what: str = "it"):
                          f"link: {ext.connection.link.state} {ext.connection.link.detail}")
 
 
+@pytest.fixture
+def link(ext):
+    link = ext.connection.link
+    if not link.connected:
+        assert bpy.ops.segmatte.connect() == {"FINISHED"}
+        wait(ext, lambda: link.connected and link.engines, what="connecting to the server")
+    return link
+
+
 def green_alpha(n: int) -> np.ndarray:
     return clipgen.green_screen(n, W, H)[1]
 
