@@ -101,9 +101,10 @@ def test_refine_makes_a_coarse_matte_clearly_better(clip) -> None:
     refined = _refine(clip.real, coarse)
     before = _mean(metrics.edge_mad, coarse, clip.real)
     after = _mean(metrics.edge_mad, refined, clip.real)
-    # Measured here: 35 % better on the close-up, 17 % on the distant people (whom
-    # the 1/6-resolution matte loses entirely in places, out of any band's reach).
-    assert after < (0.75 if clip.real[0].alpha.shape == (176, 136) else 0.9) * before
+    # Measured here: 39 % better on the close-up, 24 % on the distant people (whom
+    # the 1/6-resolution matte loses entirely in places, out of any band's reach);
+    # the guided filter alone, without the band's closed-form solve: 35 % and 17 %.
+    assert after < (0.7 if clip.real[0].alpha.shape == (176, 136) else 0.82) * before
     assert _mean(metrics.mad, refined, clip.real) < _mean(metrics.mad, coarse, clip.real)
     assert metrics.dtssd_sequence(refined, [c.alpha for c in clip.real]) < \
         metrics.dtssd_sequence(coarse, [c.alpha for c in clip.real])

@@ -11,12 +11,14 @@ import torch
 from segmatte.models import metrics
 from segmatte.models.finish import ops
 from segmatte.models.finish.refine import (
+    SOLVE_SHARE,
     ViTMatteRefiner,
     auto_radius,
     auto_subsample,
     box_mean,
     guided_filter,
     refine_guided,
+    solve_hard_band,
     srgb_to_linear,
     trimap_from_mask,
     trimap_from_uncertainty,
@@ -264,11 +266,17 @@ def test_band_crop_gives_the_full_frame_result() -> None:
     r, eps = 3, 1e-3
     guide = srgb_to_linear(image)
     unc = uncertainty(guide, matte, band=2 * r, radius=r)
-    q = torch.lerp(guided_filter(guide, matte, r, eps).clamp(0, 1),
-                   guided_filter(guide, matte, 2 * r, eps).clamp(0, 1), unc.hard)
-    res = matte + unc.weight * (q - matte)
-    want = torch.where(unc.core > 0, torch.maximum(res, matte), res)
-    torch.testing.assert_close(refine_guided(image, matte, radius=r, eps=eps, subsample=1), want)
+    wide = guided_filter(guide, matte, 2 * r, eps).clamp(0, 1)
+    for solve in (False, True):
+        band = torch.lerp(wide, solve_hard_band(guide, matte, unc.hard, wide), SOLVE_SHARE) \
+            if solve else wide
+        q = torch.lerp(guided_filter(guide, matte, r, eps).clamp(0, 1), band, unc.hard)
+        res = matte + unc.weight * (q - matte)
+        want = torch.where(unc.core > 0, torch.maximum(res, matte), res)
+        got = refine_guided(image, matte, radius=r, eps=eps, subsample=1, solve=solve)
+        # The solve is iterative (conjugate gradients to 1e-7): the crop's system is the
+        # full frame's, solved to the same tolerance.
+        torch.testing.assert_close(got, want, atol=1e-4 if solve else 1e-5, rtol=0)
     assert torch.equal(refine_guided(image, torch.zeros_like(matte)), torch.zeros_like(matte))
 
 
