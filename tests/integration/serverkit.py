@@ -146,6 +146,24 @@ class ServerProcess:
         return self.data_dir / "journal.sqlite3"
 
 
+def frames_in_order(events: list, start: int) -> int:
+    """Check that the ``FrameWritten`` events count up by one from ``start``; return
+    where the count ended. A client that reconnects (its heartbeats missed on a
+    loaded machine) re-subscribes and gets the job's state (``JobState``) first:
+    the count picks up from that state's ``written``, which never goes back."""
+    from segmatte.client.events import FrameWritten, JobState
+
+    expected = start
+    for event in events:
+        if isinstance(event, JobState):
+            assert event.written >= expected, (event, expected, events)
+            expected = event.written
+        elif isinstance(event, FrameWritten):
+            assert event.frame == expected, (event, expected, events)
+            expected += 1
+    return expected
+
+
 def key_spec(source: str, folder: Path | str, **extra: Any) -> dict[str, Any]:
     """A job spec dict for the key engine (always available, no weights)."""
     return {"source": str(source), "engine": "key", "output": {"folder": str(folder)}, **extra}
