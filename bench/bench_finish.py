@@ -2,7 +2,9 @@
 
 Prints one JSON object: median milliseconds per frame for each finishing op
 at a few sizes (choke and feather cost grows with the radius), for a full
-Finisher pass, and for the chroma and difference keys. Shared machines are
+Finisher pass, for ``--refine guided`` (a soft matte; a hard mask, its band
+solved by closed-form matting or filtered only), and for the chroma and
+difference keys. Shared machines are
 noisy: each figure is the median of several repeats, and the numbers are for
 comparing with each other within one run, not for asserting on.
 
@@ -22,6 +24,7 @@ import torch
 from segmatte.models.finish import ops
 from segmatte.models.finish.finisher import Finisher
 from segmatte.models.finish.options import FinishOptions
+from segmatte.models.finish.refine import refine_guided
 from segmatte.models.frames import ClipInfo, Frame, Matte
 from segmatte.models.key.engine_key import KeyEngine
 
@@ -79,6 +82,15 @@ def main() -> None:
     finisher = Finisher(options, device=device)
     matte = Matte(1, {"a": alpha, "b": alpha[::-1].copy()})
     figures["finisher_2_layers_numpy"] = ms(lambda: finisher.apply(matte))
+
+    # --refine guided: a soft matte (filter only), and a tracker's hard mask whose
+    # contour is 4 px off (its band solved by closed-form matting, or filtered only).
+    image = green_frame(alpha)
+    hard = (np.roll(alpha, 4, axis=1) >= 0.5).astype(np.float32)
+    figures["refine_soft_matte"] = ms(lambda: refine_guided(image, alpha, device=device))
+    figures["refine_hard_mask"] = ms(lambda: refine_guided(image, hard, device=device))
+    figures["refine_hard_mask_filter_only"] = ms(
+        lambda: refine_guided(image, hard, solve=False, device=device))
 
     clip = ClipInfo(args.width, args.height, 24.0, 1, 1)
     frame = Frame(1, green_frame(alpha))

@@ -27,6 +27,23 @@ def _mix(alpha: np.ndarray) -> np.ndarray:
     return alpha[..., None] * FG + (1 - alpha[..., None]) * BG
 
 
+def test_the_band_system_is_the_matting_laplacians() -> None:
+    """The band's equations built from the windows that touch it are pymatting's
+    full-picture Laplacian restricted to the band: L_UU and −L_UK·m."""
+    from pymatting import cf_laplacian
+
+    rng = np.random.default_rng(7)
+    image = rng.random((23, 31, 3))
+    matte = rng.random((23, 31))
+    unknown = rng.random((23, 31)) < 0.2
+    unknown[0, 5] = unknown[10, 0] = unknown[22, 30] = True  # border pixels too
+    lap = cf_laplacian(image, epsilon=1e-5, radius=1)
+    u, k = unknown.ravel(), ~unknown.ravel()
+    l_uu, rhs = closed_form.band_system(image, matte, unknown, epsilon=1e-5)
+    np.testing.assert_allclose(l_uu.toarray(), lap[u][:, u].toarray(), atol=1e-9)
+    np.testing.assert_allclose(rhs, -(lap[u][:, k] @ matte.ravel()[k]), atol=1e-9)
+
+
 def test_the_band_is_solved_from_the_colours_and_the_rest_is_kept() -> None:
     alpha = _disc()
     hard = (_disc(r=17.0) >= 0.5).astype(np.float32)  # the contour 3 px too far out, hard
