@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -212,10 +213,28 @@ def check_token() -> Check:
     return Check("auth token", "ok", f"{path} (mode {mode:o})")
 
 
+def listening(address: str, timeout: float = 0.5) -> bool:
+    """Whether anything accepts TCP connections at ``tcp://HOST:PORT``.
+
+    ZeroMQ connects in the background and retries for ever, so with no server
+    the client could only wait out its timeout (1.5 s of doctor's 2 s); a plain
+    connect is refused at once.
+    """
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def check_server() -> Check:
     from segmatte.client.client import Client, ClientError
 
     address = paths.server_address(DEFAULT_PORT)
+    if not listening(address):
+        return Check("server", "warn", f"nothing listens at {address}",
+                     "`segmatte serve` (hosts and `matte --server` start it when needed)")
     client = Client(address, name="segmatte doctor")
     try:
         info = client.connect(timeout=1.5)

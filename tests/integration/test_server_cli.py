@@ -90,3 +90,16 @@ def test_doctor_prints_one_screen(server: ServerProcess) -> None:
     for word in ("ffmpeg", "OpenImageIO", "auth token", "server", "Blender", "Resolve"):
         assert word in text
     assert f"answers at {server.address}" in text
+
+
+def test_doctor_without_a_server_says_so_without_waiting_it_out(monkeypatch) -> None:
+    """Nothing listens at the address: a plain TCP connect is refused at once, so the
+    doctor says so instead of waiting out the ZeroMQ connect's timeout."""
+    from segmatte.server.commands.doctor import check_server, listening
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    assert not listening(address)
+    monkeypatch.setenv("SEGMATTE_ADDRESS", address)
+    check = check_server()
+    assert check.status == "warn" and check.detail == f"nothing listens at {address}"
+    assert "segmatte serve" in check.todo
