@@ -101,6 +101,7 @@ class JobRow:
             "skipped": self.skipped, "error": self.error, "manifest": self.manifest,
             "engine": spec.get("engine"), "source": spec.get("source"),
             "output": (spec.get("output") or {}).get("folder"),
+            "session": spec.get("session"),
         }
 
 

@@ -115,6 +115,9 @@ def test_open_prompt_propagate_correct_close(client: Client, server: ServerProce
     manifest = json.loads(Path(events[-1].manifest).read_text())
     assert [f["number"] for f in manifest["frames"]] == list(range(FIRST, LAST + 1))
     assert manifest["spec"]["objects"][0]["id"] == "hero"
+    # `jobs` lists the propagation like a job, with the session it came from
+    listed = {row["job"]: row for row in client.jobs()}
+    assert listed[job]["session"] == sid and listed[job]["engine"] == "track"
     assert client.status(job)["state"]["state"] == "done"
     before = stats(out)
 
