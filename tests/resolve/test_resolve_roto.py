@@ -78,6 +78,45 @@ def test_session_opens_on_the_playhead_frame_and_previews_at_the_comps_size(
     assert alpha.shape[:2] == (24, 32) and meta["frame"] == 5
 
 
+def test_go_without_a_preview_opens_the_session_on_the_keyframe(
+        green_clip: str, track_server, scripts: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Go straight after Add: the session is opened embedding the prompt's frame (the
+    one the tracker starts from), not the range's first frame."""
+    from segmatte.client.client import Client
+
+    monkeypatch.setenv("SEGMATTE_CONFIG_DIR", str(track_server.config_dir))
+    monkeypatch.setenv("SEGMATTE_DATA_DIR", str(track_server.data_dir))
+    opened: list[dict] = []
+    real_open = Client.session_open
+
+    def session_open(self, source, **kw):
+        opened.append(kw)
+        return real_open(self, source, **kw)
+
+    monkeypatch.setattr(Client, "session_open", session_open)
+    host = Host(green_clip)
+    seen: dict = {}
+
+    def play(win: fr.Window):
+        items = win.GetItems()
+        while "track" not in items["engine"].items:
+            yield
+        items["engine"].CurrentText = "track"
+        items["folder"].Text = str(tmp_path / "m")
+        host.timeline.playhead = host.record_start + 3  # source frame 6
+        items["prompts"].PlainText = "+ 32 24"
+        win.click("add")
+        win.click("go")
+        yield from wait_for(items, "on a new track")
+        seen["status"] = items["status"].Text
+        win.close()
+
+    host.run(scripts / "Utility" / LAUNCHER, play)
+    assert "on a new track" in seen["status"]
+    assert [kw["frame"] for kw in opened] == [6]
+
+
 @pytest.mark.parametrize("reading", fr.readings("comps"), ids=str, indirect=True)
 def test_prompts_on_two_frames_preview_run_and_correct(reading: fr.Reading, green_clip: str,
                                                        track_server, scripts: Path,

@@ -176,7 +176,9 @@ class RotoSession:
 
         def launch(client: Any) -> str:
             with self._lock:
-                self._ensure_open()
+                # Go without a Preview: the session embeds the first keyframe while it opens
+                # (the frame the first prompt goes to), not the range's first frame.
+                self._ensure_open(min([*keys, *texts], default=None))
                 self.found.update(self._send_texts(texts))
                 for n in self._unsent(keys):
                     self._send(n, keys[n])
