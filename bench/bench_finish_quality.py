@@ -11,7 +11,9 @@ foreground colour is the real frame; it is composited in linear light over
 
 Everything runs at the CLI defaults (``--engine key``, ``--engine person``,
 ``--refine guided``), plus a deliberately coarse matte (the true matte at 1/6
-resolution, thresholded: what a low-resolution segmenter gives). Prints one
+resolution, thresholded: what a low-resolution segmenter gives) and two
+tracker-like hard masks (the true matte thresholded at 0.5, and that mask's
+edge pulled in by 2 px), which refine must not make worse either. Prints one
 JSON object: per clip and matte, MAD ×1e3, edge-band MAD ×1e3 (within 3 px of
 the true edge), IoU at 0.5 and dtSSD ×1e2, before and after refine, with
 the goals of issue #16 checked; wall and CPU seconds beside them. Needs the
@@ -102,8 +104,11 @@ def main() -> None:
         person, wall, cpu = timed(lambda real=real: mattegen.person_mattes([c.image for c in real]))
         clip["person_seconds"] = {"wall": wall, "cpu": cpu}
         coarse = [mattegen.coarse_matte(c.alpha) for c in real]
+        binary = [mattegen.binary_mask(c.alpha) for c in real]
+        inside = [mattegen.binary_mask(c.alpha, erode=2) for c in real]
         for label, comps, mattes in (("key", green, keyed), ("person", real, person),
-                                     ("coarse", real, coarse)):
+                                     ("coarse", real, coarse), ("binary", real, binary),
+                                     ("binary_inside", real, inside)):
             refined, wall, cpu = timed(lambda comps=comps, mattes=mattes: refine(comps, mattes))
             before, after = scores(mattes, comps), scores(refined, comps)
             clip[label] = {"input": before, "refined": after,

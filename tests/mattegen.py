@@ -169,6 +169,15 @@ def composite_sequence(count: int = 8, size: tuple[int, int] = (120, 160), *, se
     return out
 
 
+def binary_mask(alpha: np.ndarray, erode: int = 0) -> np.ndarray:
+    """What a tracker gives: the matte thresholded at 0.5 (hard, strands lost), its
+    edge pulled in by ``erode`` pixels (a square) when the tracker sits inside."""
+    hard = (alpha >= 0.5).astype(np.uint8)
+    if erode:
+        hard = cv2.erode(hard, np.ones((2 * erode + 1, 2 * erode + 1), np.uint8))
+    return hard.astype(np.float32)
+
+
 def coarse_matte(alpha: np.ndarray, factor: int = 6) -> np.ndarray:
     """What a low-resolution segmenter gives: the matte at 1/factor, bilinear
     back up, thresholded at 0.5 — hard, rounded, strands lost."""
