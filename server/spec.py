@@ -126,8 +126,7 @@ class JobSpec(_Strict):
         keep = self.model_dump(mode="json", exclude={"range": True, "retrack": True,
                                                      "hold_gaps": True, "shapes": True,
                                                      "output": {"folder", "overwrite"}})
-        if keep.get("part") is None:  # specs from before parts existed keep their digest
-            keep.pop("part", None)
+        _keep_old_digest(keep)
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
     def settings_digest(self) -> str:
@@ -141,9 +140,18 @@ class JobSpec(_Strict):
         keep = self.model_dump(mode="json", exclude={
             "range": True, "retrack": True, "hold_gaps": True, "shapes": True, "objects": True,
             "direction": True, "output": {"folder", "overwrite"}})
-        if keep.get("part") is None:
-            keep.pop("part", None)
+        _keep_old_digest(keep)
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _keep_old_digest(keep: dict[str, Any]) -> None:
+    """Fields added since at their defaults are left out of a digest: specs written
+    before they existed keep their digest (their mattes stay this job's)."""
+    if keep.get("part") is None:
+        keep.pop("part", None)
+    finish = keep.get("finish")
+    if isinstance(finish, dict) and finish.get("refine_solve") is True:
+        finish.pop("refine_solve")
 
 
 def _first_error(exc: ValidationError, prefix: str = "") -> str:

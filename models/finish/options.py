@@ -38,6 +38,10 @@ class FinishOptions(BaseModel):
                                       "radius, pixels; unset: from the picture size (min side / 66)")
     refine_eps: float = Field(1e-5, gt=0.0, le=1.0, description="guided refine: regularisation "
                               "(linear-light colour variance)")
+    refine_solve: bool = Field(True, description="guided refine: place hard matte edges (a "
+                               "tracker's mask) by closed-form matting of their band, mixed with "
+                               "the filter; off: the filter alone (faster: the solve runs on the "
+                               "CPU, seconds a frame at 1080p)")
     refine_model: str = Field("vitmatte-small", min_length=1, description="vitmatte refine: model name")
     chatter: float = Field(0.0, ge=0.0, le=1.0, description="reduce chatter: temporal smoothing "
                            "along optical flow, strength 0 (off) to 1")

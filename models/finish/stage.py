@@ -54,7 +54,7 @@ class FinishStage:
             assert frame is not None
             matte = refine_matte(frame, matte, self._refiner, band=self.options.refine_band,
                                  radius=self.options.refine_radius, eps=self.options.refine_eps,
-                                 device=self.device) \
+                                 solve=self.options.refine_solve, device=self.device) \
                 if self._refiner is None else refine_matte(frame, matte, self._refiner)
         if self._chatter is None:
             return [self._rest.apply(matte)]

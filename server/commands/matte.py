@@ -26,7 +26,7 @@ from ..media import MediaError
 from ..spec import FrameRange, JobSpec, SpecError, parse_spec
 
 FINISH_FLAGS = ("threshold", "softness", "choke", "feather", "clip_black", "clip_white",
-                "refine", "refine_band", "chatter", "chatter_radius")
+                "refine", "refine_band", "refine_solve", "chatter", "chatter_radius")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -91,6 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--refine-band", type=float,
                    help="refine: how far a hard matte edge may move, pixels (default: from the "
                         "picture size)")
+    f.add_argument("--refine-solve", action=argparse.BooleanOptionalAction, default=None,
+                   help="guided refine: place hard edges (a tracker's mask) by closed-form matting "
+                        "(default); --no-refine-solve: the filter alone, faster")
     f.add_argument("--chatter", type=float, metavar="STRENGTH",
                    help="reduce chatter: smooth over time along optical flow, 0-1")
     f.add_argument("--chatter-radius", type=int, help="reduce chatter: neighbours each side (1-4)")
