@@ -100,3 +100,44 @@ def test_solve_hard_band_keeps_the_fallback_where_nothing_is_hard() -> None:
     fallback = torch.full_like(m, 0.3)
     out = solve_hard_band(guide, m, torch.zeros_like(m), fallback)
     assert torch.equal(out, fallback)
+
+
+def test_a_subsampled_solve_still_finds_the_edge_and_keeps_the_rest() -> None:
+    """At 1/2 resolution (what refine does at 1080 lines and more) the band comes back
+    up bilinearly: close to the true soft edge, and outside the band the fallback."""
+    alpha = _disc(h=96, w=128, r=28.0, ramp=10.0)
+    hard_np = (_disc(h=96, w=128, r=34.0) >= 0.5).astype(np.float32)  # 6 px too far out
+    guide = torch.from_numpy(_mix(alpha)).permute(2, 0, 1)[None].float()
+    m = torch.from_numpy(hard_np)[None, None]
+    band = torch.from_numpy(np.abs(_disc(h=96, w=128, r=31.0, ramp=1.0) - 0.5) < 0.5)
+    band = (band | torch.from_numpy((_disc(h=96, w=128, r=42.0, ramp=1.0) > 0)
+                                    & (_disc(h=96, w=128, r=20.0, ramp=1.0) < 1)))[None, None].float()
+    fallback = torch.full_like(m, 0.3)
+    out = solve_hard_band(guide, m, band, fallback, subsample=2)[0, 0].numpy()
+    inside = band[0, 0].numpy() > 0
+    assert np.all(out[~inside] == np.float32(0.3))
+    assert np.abs(out[inside] - alpha[inside]).mean() < 0.02
+    assert np.abs(out[inside] - alpha[inside]).max() < 0.15
+
+
+def test_refine_solves_at_half_resolution_from_1080_lines(monkeypatch) -> None:
+    """The solve's subsample follows the filter's (auto_subsample) but keeps ≥ 540 lines."""
+    seen: list[tuple[int, int]] = []
+
+    def spy(image, matte, unknown, **kw):
+        seen.append(image.shape[:2])
+        return None  # the fallback: only the size matters here
+
+    monkeypatch.setattr(closed_form, "solve_band", spy)
+
+    def edge(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        # a vertical soft edge from top to bottom: the band's crop is the picture's height
+        ramp = np.clip((np.arange(w, dtype=np.float64) - w / 2) / 6 + 0.5, 0, 1)
+        alpha = np.repeat(ramp[None], h, 0)
+        return (_mix(alpha) ** (1 / 2.2)).astype(np.float32), (alpha >= 0.5).astype(np.float32)
+
+    for h, w in ((1080, 1440), (540, 720)):
+        refine_guided(*edge(h, w), radius=16)
+    refine_guided(*edge(540, 720), radius=16, subsample=2)
+    # 1080 lines: solved at 1/2; 540: at full size, also when the filter is made to subsample
+    assert [shape[0] for shape in seen] == [540, 540, 540]
