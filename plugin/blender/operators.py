@@ -236,6 +236,7 @@ def build_job(context, target: str, direction: str) -> tuple[dict, dict, prompts
         engine=engine, direction=direction.lower(), model=settings.model.strip(),
         options=engine_options(settings, engine), engine_info=entry,
         shapes=("blender",) if settings.make_shapes else (),
+        finish=specs.finish_options(settings.refine_edges),
         output=Output(folder=folder, name=name, channels=settings.channels,
                       overwrite=settings.overwrite))
     try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import operators, options_ui, overlay, preferences, prompts, pull, sources
+from . import operators, options_ui, overlay, preferences, prompts, pull, sources, specs
 from .client.jobspec import Box, Keyframe, Point
 from .connection import ensure_timer, link
 from .operators import JobError, refuse
@@ -416,6 +416,9 @@ class SEGMATTE_OT_propagate(bpy.types.Operator):
         fields = {}
         if self.direction != "AUTO":
             fields["direction"] = self.direction.lower()
+        finish = specs.finish_options(settings.refine_edges)
+        if finish:
+            fields["finish"] = finish
         target = {"kind": "CLIP", "name": source.name, "scene": scene.name,
                   "shift": source.shift, "compositor": settings.use_compositor}
         link.propagate(output, target, lambda watch: None, **fields)

@@ -188,6 +188,7 @@ def draw_job(layout, context, target: str) -> None:
         for line in status.messages.splitlines():
             col.label(text=line)
     sub = layout.column(heading="Output")
+    sub.prop(settings, "refine_edges")
     sub.prop(settings, "channels")
     if target == "STRIP" and settings.channels == "a":
         sub.label(text="Channels A renders alpha 0 on a strip: use RGBA or Y", icon="ERROR")

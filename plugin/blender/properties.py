@@ -145,6 +145,10 @@ class SEGMATTE_PG_scene(bpy.types.PropertyGroup):
         default="rgba")
     overwrite: BoolProperty(name="Overwrite", default=False,
                             description="Replace mattes a different segmatte job wrote in the folder")
+    refine_edges: BoolProperty(
+        name="Refine Edges", default=False,
+        description="Soft edges from the picture where the matte is unsure: hair, motion blur, "
+        "a tracker's hard mask placed on the picture's edge (segmatte --refine guided; slower)")
     use_compositor: BoolProperty(name="Wire Compositor", default=True,
                                  description="For a clip: Movie Clip → Set Alpha in the compositor")
     matte_folder: StringProperty(

@@ -62,6 +62,8 @@ class Request:
     """The server's ``engines`` entry (needs_objects, …), None while unknown."""
     shapes: tuple[str, ...] = ()
     """Shapes formats to write after the mattes (``blender``: the Shapes masks)."""
+    finish: dict[str, Any] = field(default_factory=dict)
+    """The job spec's finishing (``finish_options``)."""
 
 
 def build(req: Request, objects: list[ObjectPrompts]) -> JobSpec:
@@ -80,9 +82,15 @@ def build(req: Request, objects: list[ObjectPrompts]) -> JobSpec:
     spec = JobSpec(source=req.source, first=req.first, last=req.last, engine=req.engine,
                    output=req.output, model=req.model or None, options=dict(req.options),
                    objects=list(objects) if takes else [], direction=req.direction,
-                   size=req.size, shapes=tuple(req.shapes))
+                   size=req.size, shapes=tuple(req.shapes), finish=dict(req.finish))
     spec.check()
     return spec
+
+
+def finish_options(refine_edges: bool) -> dict[str, Any]:
+    """The finishing a job or a session's propagation asks for: ``Refine Edges`` is
+    ``--refine guided`` (soft edges only where the matte is unsure)."""
+    return {"refine": "guided"} if refine_edges else {}
 
 
 def keyframe_frames(objects: list[ObjectPrompts]) -> dict[str, list[int]]:

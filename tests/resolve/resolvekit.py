@@ -74,7 +74,7 @@ def artist(settings: dict[str, Any], done: Any, prompts: str = "", centre: bool 
         while not items["engine"].items:
             yield
         for key, value in settings.items():
-            if key in ("engine", "attach", "direction", "model"):
+            if key in ("engine", "attach", "direction", "model", "edges", "shapes"):
                 items[key].CurrentText = value
             else:
                 items[key].Text = value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -48,6 +49,17 @@ def test_image_sequence_source_keeps_its_file_numbers(reading: fr.Reading, green
     base = 1003 if reading.append_start == "file" else 0
     assert (last[0][0]["startFrame"], last[0][0]["endFrame"]) == (
         base, base + 4 + (reading.append_end == "exclusive"))
+
+
+def test_edges_refined_asks_the_job_for_the_guided_refine(green_clip: str, resolve_server,
+                                                          scripts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    play = artist({"engine": "key", "attach": "track", "folder": str(out), "edges": "refined"},
+                  lambda s: any(w in s for w in ("new track", "failed")))
+    Host(green_clip).run(scripts / "Utility" / LAUNCHER, play)
+    assert "on a new track" in play.status, play.status
+    (manifest,) = out.glob("*.manifest.json")
+    assert json.loads(manifest.read_text())["spec"]["finish"]["refine"] == "guided"
 
 
 def test_cancel_stops_the_job_and_attaches_nothing(green_clip: str, scripts: Path, tmp_path: Path,

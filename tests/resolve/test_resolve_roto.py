@@ -10,6 +10,7 @@ The model is a randomly initialised SAM 2 of the real transformers class
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -82,7 +83,8 @@ def test_go_without_a_preview_opens_the_session_on_the_keyframe(
         green_clip: str, track_server, scripts: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Go straight after Add: the session is opened embedding the prompt's frame (the
-    one the tracker starts from), not the range's first frame."""
+    one the tracker starts from), not the range's first frame; Edges "refined" reaches
+    the session's propagation as ``--refine guided``."""
     from segmatte.client.client import Client
 
     monkeypatch.setenv("SEGMATTE_CONFIG_DIR", str(track_server.config_dir))
@@ -104,6 +106,7 @@ def test_go_without_a_preview_opens_the_session_on_the_keyframe(
             yield
         items["engine"].CurrentText = "track"
         items["folder"].Text = str(tmp_path / "m")
+        items["edges"].CurrentText = "refined"
         host.timeline.playhead = host.record_start + 3  # source frame 6
         items["prompts"].PlainText = "+ 32 24"
         win.click("add")
@@ -115,6 +118,8 @@ def test_go_without_a_preview_opens_the_session_on_the_keyframe(
     host.run(scripts / "Utility" / LAUNCHER, play)
     assert "on a new track" in seen["status"]
     assert [kw["frame"] for kw in opened] == [6]
+    (manifest,) = (tmp_path / "m").glob("*.manifest.json")
+    assert json.loads(manifest.read_text())["spec"]["finish"]["refine"] == "guided"
 
 
 @pytest.mark.parametrize("reading", fr.readings("comps"), ids=str, indirect=True)

@@ -46,6 +46,9 @@ correction); a job: forward from the first frame, else both."""
 OBJECT_ID = "object"
 SHAPES = ("no shapes", "fusion", "fusion,json", "fusion,nuke,json")
 """The Shapes option of a job: formats written beside the mattes (segmatte shapes --to)."""
+EDGES = ("as made", "refined")
+"""The Edges option: the engine's matte as it comes, or refined (``--refine guided``: soft
+edges from the picture only where the matte is unsure; slower)."""
 
 
 def build_window(ui: Any, disp: Any, title: str) -> Any:
@@ -71,7 +74,8 @@ def build_window(ui: Any, disp: Any, title: str) -> Any:
                  ui.LineEdit({"ID": "text", "PlaceholderText": "red car"}),
                  ui.Button({"ID": "find", "Text": "Find at playhead"})]),
             row([ui.Label({"Text": "Options", "Weight": 0}),
-                 ui.LineEdit({"ID": "options", "PlaceholderText": '{"screen": "blue"}'})]),
+                 ui.LineEdit({"ID": "options", "PlaceholderText": '{"screen": "blue"}'}),
+                 ui.Label({"Text": "Edges", "Weight": 0}), ui.ComboBox({"ID": "edges"})]),
             row([ui.Label({"Text": "Output folder", "Weight": 0}), ui.LineEdit({"ID": "folder"})]),
             row([ui.Label({"Text": "When done", "Weight": 0}), ui.ComboBox({"ID": "attach"}),
                  ui.Label({"Text": "Shapes", "Weight": 0}), ui.ComboBox({"ID": "shapes"}),
@@ -135,6 +139,8 @@ class Panel:
             self.items["attach"].AddItem(mode)
         for choice in SHAPES:
             self.items["shapes"].AddItem(choice)
+        for choice in EDGES:
+            self.items["edges"].AddItem(choice)
 
     # --- life cycle -----------------------------------------------------------
 
@@ -406,7 +412,8 @@ class Panel:
             direction = self.items["direction"].CurrentText
             launch = roto.propagate_launch(self.keys.frames, spec["output"],
                                            None if direction in ("", AUTO) else direction,
-                                           self.texts if engine["name"] == "text" else None)
+                                           self.texts if engine["name"] == "text" else None,
+                                           finish=spec.get("finish"))
             self.job = MatteJob(roto.client_factory, launch, own_client=False).start()
         else:
             self.job = MatteJob(self.client_factory, submit_launch(spec)).start()
@@ -441,7 +448,7 @@ class Panel:
                        model=None if model in ("", DEFAULT_MODEL) else model, options=options,
                        objects=self.objects() if takes_prompts(engine) else [],
                        direction=self.direction_for_job(), size=shot.size,
-                       shapes=self.shape_formats())
+                       shapes=self.shape_formats(), finish=self.finish_options())
         try:
             return spec.to_dict()
         except SpecError as exc:
@@ -457,6 +464,10 @@ class Panel:
             label = text_label(text)
             by_label.setdefault(label, ObjectPrompts(label)).add(frame, text=text)
         return out + list(by_label.values())
+
+    def finish_options(self) -> dict:
+        """The job's finishing: Edges "refined" is ``--refine guided``."""
+        return {"refine": "guided"} if self.items["edges"].CurrentText == EDGES[1] else {}
 
     def shape_formats(self) -> tuple[str, ...]:
         chosen = self.items["shapes"].CurrentText

@@ -170,8 +170,9 @@ class RotoSession:
         return thread
 
     def propagate_launch(self, keys: dict[int, Prompts], output: dict, direction: str | None,
-                         texts: dict[int, str] | None = None):
-        """The launch for a MatteJob: send what is new, then ``session.propagate``."""
+                         texts: dict[int, str] | None = None, finish: dict | None = None):
+        """The launch for a MatteJob: send what is new, then ``session.propagate`` (with the
+        job's ``finish``: refine, …)."""
         keys, texts = dict(keys), dict(texts or {})
 
         def launch(client: Any) -> str:
@@ -183,7 +184,8 @@ class RotoSession:
                 for n in self._unsent(keys):
                     self._send(n, keys[n])
                 job = self.client.session_propagate(self.session, output,
-                                                    direction=None if self.propagated else direction)
+                                                    direction=None if self.propagated else direction,
+                                                    finish=finish or None)
                 self.propagated = True
                 return job
 

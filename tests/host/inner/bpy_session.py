@@ -111,6 +111,7 @@ def test_roto_loop_click_preview_undo_track_fix_qc(ext, scene, clip, link, ext_s
     ext_screenshot(scene, clip, "hero")
 
     # track both ways: frames stream in, the overlay follows the playhead
+    settings.refine_edges = True  # the panel's Refine Edges: --refine guided on the propagation
     watch = _track(ext, link, "BOTH")
     folder = Path(watch.manifest).parent
     name = session.output["name"]
@@ -135,6 +136,7 @@ def test_roto_loop_click_preview_undo_track_fix_qc(ext, scene, clip, link, ext_s
 
     # QC: the manifest's scores below the threshold (or flagged empty) are listed and marked
     data = json.loads(Path(again.manifest).read_text())
+    assert data["spec"]["finish"]["refine"] == "guided"  # Refine Edges reached the job
     scores = {f["number"]: f.get("scores", {}).get("hero", 1.0) for f in data["frames"]}
     flagged = {f["number"] for f in data["frames"] if "empty" in f.get("flags", {}).get("hero", [])}
     threshold = sorted(scores.values())[len(scores) // 2]  # about half the frames are doubtful

@@ -137,3 +137,16 @@ def test_output_patterns_from_preferences(ext, engines, clip):
         assert spec["output"]["name"] == "untitled-numbered"
     finally:
         prefs.output_folder, prefs.output_name = saved
+
+
+def test_refine_edges_asks_for_the_guided_refine(ext, engines, clip):
+    settings = bpy.context.scene.segmatte
+    settings.engine = "track"
+    spec, _, _ = ext.operators.build_job(bpy.context, "CLIP", "FORWARD")
+    assert "finish" not in spec
+    settings.refine_edges = True
+    try:
+        spec, target, _ = ext.operators.build_job(bpy.context, "CLIP", "FORWARD")
+    finally:
+        settings.refine_edges = False
+    assert spec["finish"] == {"refine": "guided"} and target["spec"] == spec
