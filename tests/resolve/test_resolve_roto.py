@@ -37,24 +37,30 @@ def wait_for(items: dict, *words: str):
         yield
 
 
-def test_session_opens_on_the_playhead_frame_and_previews_at_the_comps_size(
-        green_clip: str, track_server, scripts: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a half-resolution timeline (32x24 for the 64x48 clip) the session opens on the
-    playhead's source frame (the server embeds it before the reply) and the preview comes
-    at the comp's size: the Loader lines up with the clip pixel for pixel."""
+@pytest.fixture
+def opened(track_server, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """The track server for the window, and the keyword arguments of every
+    ``session.open`` the window's client sends (the real call goes through)."""
     from segmatte.client.client import Client
 
     monkeypatch.setenv("SEGMATTE_CONFIG_DIR", str(track_server.config_dir))
     monkeypatch.setenv("SEGMATTE_DATA_DIR", str(track_server.data_dir))
-    opened: list[dict] = []
+    calls: list[dict] = []
     real_open = Client.session_open
 
     def session_open(self, source, **kw):
-        opened.append(kw)
+        calls.append(kw)
         return real_open(self, source, **kw)
 
     monkeypatch.setattr(Client, "session_open", session_open)
+    return calls
+
+
+def test_session_opens_on_the_playhead_frame_and_previews_at_the_comps_size(
+        green_clip: str, opened: list[dict], scripts: Path, tmp_path: Path) -> None:
+    """On a half-resolution timeline (32x24 for the 64x48 clip) the session opens on the
+    playhead's source frame (the server embeds it before the reply) and the preview comes
+    at the comp's size: the Loader lines up with the clip pixel for pixel."""
     host = Host(green_clip)
     host.timeline.resolution = (32, 24)
     seen: dict = {}
@@ -80,23 +86,10 @@ def test_session_opens_on_the_playhead_frame_and_previews_at_the_comps_size(
 
 
 def test_go_without_a_preview_opens_the_session_on_the_keyframe(
-        green_clip: str, track_server, scripts: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        green_clip: str, opened: list[dict], scripts: Path, tmp_path: Path) -> None:
     """Go straight after Add: the session is opened embedding the prompt's frame (the
     one the tracker starts from), not the range's first frame; Edges "refined" reaches
     the session's propagation as ``--refine guided``."""
-    from segmatte.client.client import Client
-
-    monkeypatch.setenv("SEGMATTE_CONFIG_DIR", str(track_server.config_dir))
-    monkeypatch.setenv("SEGMATTE_DATA_DIR", str(track_server.data_dir))
-    opened: list[dict] = []
-    real_open = Client.session_open
-
-    def session_open(self, source, **kw):
-        opened.append(kw)
-        return real_open(self, source, **kw)
-
-    monkeypatch.setattr(Client, "session_open", session_open)
     host = Host(green_clip)
     seen: dict = {}
 
