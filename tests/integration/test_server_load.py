@@ -22,8 +22,9 @@ def check_job_events(job: str, events: list[Event]) -> None:
     machine reconnects and resubscribes: the server then sends the job's state
     (``JobState``, the events so far folded in) and goes on from there, so a
     reconnect may fold frames into a state, never drop or reorder one."""
-    # a state taken while the job still waited in the queue knows no total yet
-    started = [e for e in events if not (isinstance(e, JobState) and e.state == "queued")]
+    # a state taken before the job's accepted event (queued, or running while the worker
+    # checks the job: seq 0) knows no total yet
+    started = [e for e in events if not (isinstance(e, JobState) and e.total == 0)]
     first = started[0]
     assert (isinstance(first, Accepted) and first.total == SHORT_FRAMES) or (
         isinstance(first, JobState) and first.total == SHORT_FRAMES), events
